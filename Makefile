@@ -1,0 +1,42 @@
+# Set-up and everyday commands. Everything installs into a virtual environment ($(VENV)).
+#   make demo   install, then train and evaluate GRACE on the bundled Cora
+#   make test   install, then run the test suite
+# Variables a user may override:
+#   PYTHON       interpreter used to create the virtual environment        (python3)
+#   VENV         where the virtual environment lives                       (.venv)
+#   TORCH_SPEC   what to install when torch is missing                     (torch==2.13.0)
+#   CONSTRAINTS  constraints file for the torch install                    (constraints.txt)
+#   EXTRAS       extras installed with the package                          (dev)
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+CONSTRAINTS ?= constraints.txt
+EXTRAS ?= dev
+PYTEST_ARGS ?=
+
+PY := $(VENV)/bin/python
+PIN := $(VENV)/torch-pin.txt
+
+.PHONY: install demo test bench-grace clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch is installed only when missing; afterwards every pip call is constrained to the
+# torch that is installed, so no dependency can swap it for another build.
+install: $(PY)
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -c $(CONSTRAINTS) "$(TORCH_SPEC)"
+	@$(PY) -c "import torch; print('torch==' + torch.__version__.split('+')[0])" > $(PIN)
+	PIP_CONSTRAINT=$(abspath $(PIN)) $(PY) -m pip install -c $(PIN) -e ".[$(EXTRAS)]"
+
+demo: install
+	$(VENV)/bin/gcl bench grace --dataset cora --out runs/demo
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench-grace: install
+	$(PY) benchmarks/grace_cora.py
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

@@ -1,0 +1,5 @@
+"""Small helpers shared across the library."""
+from gcl.utils.atomic import atomic_directory, atomic_write
+from gcl.utils.seed import seed_everything
+
+__all__ = ["atomic_directory", "atomic_write", "seed_everything"]
