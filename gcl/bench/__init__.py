@@ -1,0 +1,66 @@
+"""Benchmark runs behind ``gcl bench``: one runner per method, shared result files.
+
+``run_benchmark(request)`` checks the method and dataset names, runs the method's runner
+on the training engine and writes ``result.json`` (config, metrics, per-epoch timings,
+versions, device) and ``curve.png`` into ``request.out_dir``.
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from gcl.bench.request import BenchOutcome, BenchRequest
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """A benchmarkable method: its runner (``module:function``) and the datasets it takes."""
+
+    runner: str
+    datasets: tuple[str, ...]
+    description: str
+
+
+METHODS: dict[str, MethodEntry] = {
+    "grace": MethodEntry("gcl.bench.grace:run", ("cora", "citeseer", "pubmed"),
+                         "GRACE node-level contrast (GCN, edge drop + feature mask, InfoNCE), linear probe"),
+}
+
+
+class BenchUsageError(ValueError):
+    """Unknown method or dataset; the message lists the valid names."""
+
+
+def check_request(req: BenchRequest) -> MethodEntry:
+    entry = METHODS.get(req.method.lower())
+    if entry is None:
+        raise BenchUsageError(f"unknown method {req.method!r}; valid methods: {', '.join(sorted(METHODS))}")
+    if req.dataset.lower() not in entry.datasets:
+        raise BenchUsageError(
+            f"method {req.method!r} does not run on dataset {req.dataset!r}; valid datasets: "
+            + ", ".join(entry.datasets)
+        )
+    return entry
+
+
+def run_benchmark(req: BenchRequest) -> dict[str, Any]:
+    """Run one benchmark and write its result files; returns the ``result.json`` record."""
+    from gcl.bench.report import plot_curve, result_record, write_result
+
+    entry = check_request(req)
+    req.method, req.dataset = req.method.lower(), req.dataset.lower()
+    module, func = entry.runner.split(":")
+    runner = getattr(importlib.import_module(module), func)
+    req.out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    outcome: BenchOutcome = runner(req)
+    record = result_record(req, outcome, time.perf_counter() - t0)
+    write_result(req.out_dir / "result.json", record)
+    if outcome.train.history:
+        plot_curve(req.out_dir / "curve.png", outcome.train.history, f"{req.method} on {req.dataset}")
+    return record
+
+
+__all__ = ["BenchOutcome", "BenchRequest", "BenchUsageError", "METHODS", "MethodEntry", "run_benchmark"]

@@ -1,0 +1,1 @@
+"""The ``gcl`` command-line interface (see :mod:`gcl.cli.main`)."""

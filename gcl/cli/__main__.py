@@ -1,0 +1,5 @@
+import sys
+
+from gcl.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,321 @@
+"""The training loop every method runs on.
+
+One epoch = ``train_epoch(epoch)`` (the method's own optimisation over its batches), then,
+every ``eval_every`` epochs, ``validate(epoch)``; the engine does the rest:
+
+- seeds and device selection;
+- a tqdm progress bar (only on a TTY, never with ``quiet``);
+- a JSON-lines log ``metrics.jsonl`` (losses, validation metrics, seconds per epoch);
+- model selection and early stopping on a validation metric (``monitor``, ``mode``,
+  ``patience`` in epochs);
+- a checkpoint every ``checkpoint_every`` epochs, written atomically, holding the model,
+  optimizer and scheduler states, every RNG state and the engine's own state, so that
+  ``resume=True`` continues exactly: a run killed at any point (even with SIGKILL) and resumed
+  ends with the same parameters and metrics as one that was never interrupted;
+- NaN/Inf detection on the loss terms, naming the epoch and the term.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+from tqdm.auto import tqdm
+
+from gcl.train.checkpoint import load_checkpoint, save_checkpoint
+from gcl.train.device import resolve_device
+from gcl.train.errors import CheckpointError, NonFiniteLossError
+from gcl.train.metrics_log import MetricsLog
+from gcl.train.rng import capture_rng_state, restore_rng_state
+
+CHECKPOINT_NAME = "checkpoint.pt"
+METRICS_NAME = "metrics.jsonl"
+
+
+@dataclass
+class TrainConfig:
+    """Settings of the training loop (not of the method).
+
+    Args:
+        epochs: number of epochs to run (a resumed run continues up to this number).
+        seed: seed for every RNG (set by :func:`gcl.utils.seed_everything` before building
+            the model; the engine records it).
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
+        out_dir: where ``metrics.jsonl`` and ``checkpoint.pt`` go; ``None`` writes nothing.
+        checkpoint_every: epochs between checkpoints (0 disables them).
+        eval_every: epochs between validations (the last epoch is always validated).
+        monitor: the validation metric used for model selection and early stopping.
+        mode: ``"max"`` or ``"min"``: whether a larger ``monitor`` value is better.
+        patience: stop after this many epochs without improvement (``None``: never).
+        resume: continue from ``out_dir/checkpoint.pt`` when it exists.
+        progress: show a progress bar; ``None`` means "when stderr is a terminal".
+        quiet: no progress bar and no per-epoch printing.
+        restore_best: load the selected (best-validation) parameters into the model at the end.
+    """
+
+    epochs: int = 100
+    seed: int = 0
+    device: str = "auto"
+    out_dir: str | None = None
+    checkpoint_every: int = 1
+    eval_every: int = 1
+    monitor: str | None = None
+    mode: str = "max"
+    patience: int | None = None
+    resume: bool = False
+    progress: bool | None = None
+    quiet: bool = False
+    restore_best: bool = True
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {self.mode!r}")
+        if self.eval_every < 1:
+            raise ValueError(f"eval_every must be >= 1, got {self.eval_every}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
+        if self.resume and self.out_dir is None:
+            raise ValueError("resume=True needs out_dir (where the checkpoint is)")
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` returns.
+
+    Attributes:
+        history: one record per epoch (``epoch``, loss terms, validation metrics, ``time_s``).
+        best_epoch: the epoch selected on ``monitor`` (the last epoch without a monitor).
+        best_metrics: validation metrics at ``best_epoch``.
+        stopped_early: whether patience ran out before ``epochs``.
+        epochs_run: the last epoch trained.
+    """
+
+    history: list[dict[str, Any]]
+    best_epoch: int
+    best_metrics: dict[str, float]
+    stopped_early: bool
+    epochs_run: int
+
+    @property
+    def epoch_times(self) -> list[float]:
+        return [r["time_s"] for r in self.history]
+
+
+def check_finite(terms: Mapping[str, float | torch.Tensor], epoch: int, step: int | None = None) -> None:
+    """Raise :class:`NonFiniteLossError` naming the first NaN/Inf term in ``terms``."""
+    for name, value in terms.items():
+        v = float(value)
+        if not math.isfinite(v):
+            raise NonFiniteLossError(epoch, name, v, step)
+
+
+@dataclass
+class _State:
+    epoch: int = 0
+    best_value: float | None = None
+    best_epoch: int = 0
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    best_model: dict[str, torch.Tensor] | None = None
+    bad_epochs: int = 0
+    stopped_early: bool = False
+
+
+class Trainer:
+    """Runs ``train_epoch``/``validate`` with logging, selection, checkpoints and resume.
+
+    Args:
+        model: the module whose parameters are trained and checkpointed.
+        optimizer: its optimizer (checkpointed).
+        train_epoch: ``train_epoch(epoch) -> {loss term: value}``, one epoch of training.
+        validate: ``validate(epoch) -> {metric: value}`` on validation data, or ``None``.
+        config: loop settings.
+        scheduler: optional LR scheduler (checkpointed; stepped by ``train_epoch``).
+        generators: explicit ``torch.Generator`` objects the method draws from (views,
+            samplers); their states are checkpointed and restored.
+        signature: plain settings identifying the run (method config, dataset, seed); a
+            checkpoint whose signature differs is refused on resume.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        train_epoch: Callable[[int], Mapping[str, float]],
+        validate: Callable[[int], Mapping[str, float]] | None = None,
+        config: TrainConfig | None = None,
+        scheduler: Any | None = None,
+        generators: Mapping[str, torch.Generator] | None = None,
+        signature: Mapping[str, Any] | None = None,
+    ):
+        self.model = model
+        self.optimizer = optimizer
+        self.train_epoch = train_epoch
+        self.validate = validate
+        self.config = config or TrainConfig()
+        self.scheduler = scheduler
+        self.generators = dict(generators or {})
+        self.signature = json.loads(json.dumps(dict(signature or {})))  # plain JSON types
+        self.device = resolve_device(self.config.device)
+        out = self.config.out_dir
+        self.out_dir = Path(out) if out is not None else None
+        self.log = MetricsLog(self.out_dir / METRICS_NAME if self.out_dir else None)
+        self.state = _State()
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.out_dir / CHECKPOINT_NAME if self.out_dir else None
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            "epoch": s.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "rng": capture_rng_state(self.generators),
+            "engine": {
+                "best_value": s.best_value,
+                "best_epoch": s.best_epoch,
+                "best_metrics": s.best_metrics,
+                "bad_epochs": s.bad_epochs,
+                "stopped_early": s.stopped_early,
+                "history": self.log.records,
+                "config": asdict(self.config),
+            },
+            "best_model": s.best_model,
+            "signature": self.signature,
+        }
+
+    def _save(self) -> None:
+        if self.checkpoint_path is not None:
+            save_checkpoint(self.checkpoint_path, self._checkpoint_state())
+
+    def _resume(self) -> None:
+        path = self.checkpoint_path
+        assert path is not None
+        if not path.exists():
+            return  # nothing to resume: a fresh run
+        ckpt = load_checkpoint(path, map_location=self.device)
+        if ckpt.get("signature", {}) != self.signature:
+            raise CheckpointError(
+                path,
+                "checkpoint comes from a run with other settings "
+                f"({ckpt.get('signature')} != {self.signature}); use another --out or drop --resume",
+            )
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.scheduler is not None and ckpt.get("scheduler") is not None:
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        restore_rng_state(ckpt["rng"], self.generators)
+        eng = ckpt["engine"]
+        self.state = _State(
+            epoch=int(ckpt["epoch"]),
+            best_value=eng["best_value"],
+            best_epoch=int(eng["best_epoch"]),
+            best_metrics=dict(eng["best_metrics"]),
+            best_model=ckpt.get("best_model"),
+            bad_epochs=int(eng["bad_epochs"]),
+            stopped_early=bool(eng["stopped_early"]),
+        )
+        # Epochs logged after the checkpoint was taken are re-run, so drop their records.
+        self.log.reset_to(eng["history"])
+
+    # ------------------------------------------------------------------ selection
+    def _improved(self, value: float) -> bool:
+        best = self.state.best_value
+        if best is None:
+            return True
+        return value > best if self.config.mode == "max" else value < best
+
+    def _select(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        cfg, s = self.config, self.state
+        if cfg.monitor is None:
+            s.best_epoch, s.best_metrics = epoch, dict(metrics)
+            return
+        if cfg.monitor not in metrics:
+            if metrics:
+                raise KeyError(
+                    f"monitor {cfg.monitor!r} is not among the validation metrics {sorted(metrics)}"
+                )
+            return  # not a validation epoch
+        value = float(metrics[cfg.monitor])
+        if self._improved(value):
+            s.best_value, s.best_epoch, s.best_metrics = value, epoch, dict(metrics)
+            s.best_model = copy.deepcopy(self.model.state_dict())
+            s.bad_epochs = 0
+        else:
+            s.bad_epochs = epoch - s.best_epoch
+        if cfg.patience is not None and s.bad_epochs >= cfg.patience:
+            s.stopped_early = True
+
+    # ------------------------------------------------------------------ loop
+    def _show_progress(self) -> bool:
+        cfg = self.config
+        if cfg.quiet:
+            return False
+        if cfg.progress is not None:
+            return cfg.progress
+        return sys.stderr.isatty()
+
+    def fit(self) -> TrainResult:
+        """Train until ``epochs`` or early stopping; return the history and the selection."""
+        cfg = self.config
+        if cfg.resume:
+            self._resume()
+        elif self.checkpoint_path is not None and self.log.path is not None and self.log.path.exists():
+            self.log.reset_to([])  # a fresh run in an old directory starts a fresh log
+        start = self.state.epoch + 1
+        bar = tqdm(
+            total=cfg.epochs,
+            initial=self.state.epoch,
+            disable=not self._show_progress(),
+            desc="train",
+            unit="epoch",
+            dynamic_ncols=True,
+        )
+        try:
+            for epoch in range(start, cfg.epochs + 1):
+                if self.state.stopped_early:
+                    break
+                t0 = time.perf_counter()
+                self.model.train()
+                terms = {k: float(v) for k, v in self.train_epoch(epoch).items()}
+                check_finite(terms, epoch)
+                train_time = time.perf_counter() - t0
+                metrics: dict[str, float] = {}
+                if self.validate is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
+                    self.model.eval()
+                    with torch.no_grad():
+                        metrics = {k: float(v) for k, v in self.validate(epoch).items()}
+                self._select(epoch, metrics)
+                self.state.epoch = epoch
+                record = {"epoch": epoch, **terms, **metrics,
+                          "train_time_s": train_time, "time_s": time.perf_counter() - t0}
+                self.log.append(record)
+                if cfg.checkpoint_every and (
+                    epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or self.state.stopped_early
+                ):
+                    self._save()
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in {**terms, **metrics}.items()}, refresh=False)
+        finally:
+            bar.close()
+        s = self.state
+        if cfg.restore_best and s.best_model is not None:
+            self.model.load_state_dict(s.best_model)
+        return TrainResult(
+            history=list(self.log.records),
+            best_epoch=s.best_epoch,
+            best_metrics=dict(s.best_metrics),
+            stopped_early=s.stopped_early,
+            epochs_run=s.epoch,
+        )

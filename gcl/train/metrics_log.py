@@ -1,0 +1,44 @@
+"""JSON-lines metrics log: one object per epoch, appended as training goes."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from gcl.utils.atomic import atomic_write
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+class MetricsLog:
+    """Append-only ``metrics.jsonl`` with one record per epoch.
+
+    Args:
+        path: file to write; ``None`` keeps records in memory only.
+    """
+
+    def __init__(self, path: str | os.PathLike | None):
+        self.path = Path(path) if path is not None else None
+        self.records: list[dict[str, Any]] = []
+
+    def append(self, record: dict[str, Any]) -> None:
+        record = {k: _clean(v) for k, v in record.items()}
+        self.records.append(record)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+    def reset_to(self, records: Iterable[dict[str, Any]]) -> None:
+        """Replace the log with ``records`` (used on resume to drop epochs after the checkpoint)."""
+        self.records = list(records)
+        if self.path is not None:
+            with atomic_write(self.path, "w") as fh:
+                for r in self.records:
+                    fh.write(json.dumps(r) + "\n")

@@ -1,0 +1,44 @@
+"""Shared fixtures: a private processed-cache root and the locations of the real data."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLED = REPO / "datasets"
+
+
+def _shared_root() -> Path | None:
+    env = os.environ.get("GCL_DATA")
+    for cand in ([Path(p) for p in env.split(os.pathsep) if p] if env else []) + [
+        REPO.parent / "shared" / "datasets"
+    ]:
+        if cand.is_dir():
+            return cand
+    return None
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test session processes datasets into its own cache, never the user's."""
+    os.environ["GCL_CACHE"] = str(tmp_path_factory.mktemp("gcl-cache"))
+
+
+@pytest.fixture(scope="session")
+def bundled_root() -> Path:
+    """The repository's bundled ``datasets/`` folder (always present)."""
+    return BUNDLED
+
+
+@pytest.fixture(scope="session")
+def shared_root() -> Path:
+    """The full shared data root (``GCL_DATA`` or ``../shared/datasets``).
+
+    CI always has it; a developer without it gets a skip that says what to set.
+    """
+    root = _shared_root()
+    if root is None:
+        pytest.skip("shared datasets not found: set GCL_DATA to the shared datasets folder")
+    return root
