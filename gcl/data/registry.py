@@ -27,7 +27,8 @@ class Family:
             ``sequences``, ``molecules``).
         loader: ``loader(path, name, **kwargs)`` reading the dataset at ``path``.
         names: fixed names mapped to their path relative to a root.
-        resolve: for open-ended families, ``resolve(name) -> relative path or None``.
+        resolve: for open-ended families, ``resolve(name, roots) -> relative path or None``
+            (``roots``: the data roots being searched, in order).
         discover: for open-ended families, ``discover(root) -> names found under root``.
         description: one line for ``gcl datasets``.
     """
@@ -36,13 +37,13 @@ class Family:
     loader: Loader
     description: str
     names: dict[str, str] = field(default_factory=dict)
-    resolve: Callable[[str], str | None] | None = None
+    resolve: Callable[[str, list[Path]], str | None] | None = None
     discover: Callable[[Path], Iterable[str]] | None = None
 
-    def relpath(self, name: str) -> str | None:
+    def relpath(self, name: str, roots: list[Path]) -> str | None:
         if name in self.names:
             return self.names[name]
-        return self.resolve(name) if self.resolve is not None else None
+        return self.resolve(name, roots) if self.resolve is not None else None
 
 
 _FAMILIES: list[Family] = []
@@ -58,18 +59,23 @@ def _normalise(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
-def find(name: str) -> tuple[Family, str]:
+def find(name: str, root: str | os.PathLike | None = None) -> tuple[Family, str]:
     """The family serving ``name`` and the dataset's path relative to a data root.
+
+    Args:
+        name: dataset name (case-insensitive, ``_`` and ``-`` alike).
+        root: the data root open-ended families search (default: :func:`data_roots`).
 
     Raises:
         UnknownDatasetError: no family serves ``name``; the message lists the valid names.
     """
     key = _normalise(name)
+    roots = data_roots(root)
     for fam in _FAMILIES:
-        rel = fam.relpath(key)
+        rel = fam.relpath(key, roots)
         if rel is not None:
             return fam, rel
-    raise UnknownDatasetError(name, known_names())
+    raise UnknownDatasetError(name, known_names(root))
 
 
 def known_names(root: str | os.PathLike | None = None) -> list[str]:
@@ -91,7 +97,7 @@ def locate(name: str, root: str | os.PathLike | None = None) -> Path:
         UnknownDatasetError: the name is not registered.
         MissingDatasetError: registered, but found in none of the roots (all are named).
     """
-    _, rel = find(name)
+    _, rel = find(name, root)
     roots = data_roots(root)
     for r in roots:
         p = r / rel
@@ -118,7 +124,7 @@ def load(name: str, root: str | os.PathLike | None = None, **kwargs: Any) -> Any
         Whatever the family returns: a PyG ``Data``/``HeteroData``/``Dataset``, an
         :class:`~gcl.data.InteractionGraph` or a :class:`~gcl.data.SequenceDataset`.
     """
-    fam, _ = find(name)
+    fam, _ = find(name, root)
     return fam.loader(locate(name, root), _normalise(name), **kwargs)
 
 
@@ -134,7 +140,7 @@ def available(root: str | os.PathLike | None = None) -> list[Availability]:
     """Every known dataset with the path it would be loaded from (``None`` if absent)."""
     out = []
     for name in known_names(root):
-        fam, _ = find(name)
+        fam, _ = find(name, root)
         try:
             path: Path | None = locate(name, root)
         except MissingDatasetError:

@@ -108,24 +108,29 @@ class GRACE(nn.Module):
         self.projector = ProjectionHead(cfg.hidden, cfg.proj_hidden, cfg.hidden)
         self.criterion = InfoNCE(cfg.tau, symmetric=True, intra_view=True, chunk_size=cfg.chunk_size)
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        return self.encoder(x, edge_index)
+    def forward(self, x: Tensor, edge_index: Tensor, input_mask: Tensor | None = None) -> Tensor:
+        return self.encoder(x, edge_index, input_mask=input_mask)
 
     def views(self, x: Tensor, edge_index: Tensor,
               generator: torch.Generator | None = None) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
-        """Draw the two augmented views ``(x_k, edge_index_k)``."""
+        """Draw the two views as ``(feature-column keep mask [F], edge_index [2, E_k])``.
+
+        Masking columns of ``X`` equals masking rows of the first layer's weight, which the
+        encoder does, so ``X`` (often sparse) is never copied.
+        """
         c = self.config
         e1, _ = drop_edge(edge_index, c.drop_edge_1, generator=generator)
         e2, _ = drop_edge(edge_index, c.drop_edge_2, generator=generator)
-        x1 = mask_feature(x, c.mask_feature_1, generator=generator)
-        x2 = mask_feature(x, c.mask_feature_2, generator=generator)
-        return (x1, e1), (x2, e2)
+        ones = torch.ones(1, x.size(1), device=x.device)
+        m1 = mask_feature(ones, c.mask_feature_1, generator=generator)[0]
+        m2 = mask_feature(ones, c.mask_feature_2, generator=generator)[0]
+        return (m1, e1), (m2, e2)
 
     def loss(self, x: Tensor, edge_index: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Symmetric InfoNCE between the projections of two fresh views."""
-        (x1, e1), (x2, e2) = self.views(x, edge_index, generator)
-        z1 = self.projector(self(x1, e1))
-        z2 = self.projector(self(x2, e2))
+        (m1, e1), (m2, e2) = self.views(x, edge_index, generator)
+        z1 = self.projector(self(x, e1, m1))
+        z2 = self.projector(self(x, e2, m2))
         return self.criterion(z1, z2)
 
     @torch.no_grad()
