@@ -18,7 +18,6 @@ and Photo 7,650 nodes / 238,162 edges / 745 features / 8 classes. (The npz itsel
 """
 from __future__ import annotations
 
-import hashlib
 import shutil
 import zipfile
 from pathlib import Path
@@ -26,10 +25,10 @@ from typing import Callable
 
 from torch_geometric.data import Data
 
+from gcl.data.cache import build_cache_dir, processing_errors, source_fingerprint
 from gcl.data.errors import DatasetError
 from gcl.data.paths import cache_dir_for
 from gcl.data.registry import Family, register_family
-from gcl.utils.atomic import atomic_directory
 
 #: Registry name -> PyG's name for the set.
 AMAZON_NAMES: dict[str, str] = {
@@ -43,11 +42,6 @@ AMAZON_NAMES: dict[str, str] = {
 def npz_member_name(pyg_name: str) -> str:
     """The npz file name PyG's ``Amazon`` reads for ``pyg_name`` (``computers``/``photo``)."""
     return f"amazon_electronics_{pyg_name}.npz"
-
-
-def _fingerprint(file: Path) -> str:
-    st = file.stat()
-    return hashlib.sha1(f"{file.name}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:10]
 
 
 def _extract_member(archive: Path, member: str, dest: Path) -> None:
@@ -108,21 +102,18 @@ def load_amazon(
     if not path.is_file():
         raise DatasetError(path, f"missing zip archive (expected one holding {member})")
 
-    cache = cache_dir_for(path, f"amazon-{pyg_name}-{_fingerprint(path)}")
-    if not (cache / folder / "processed" / "data.pt").is_file():
-        shutil.rmtree(cache, ignore_errors=True)
-        with atomic_directory(cache) as tmp:
-            raw = tmp / folder / "raw"
-            raw.mkdir(parents=True)
-            _extract_member(path, member, raw / member)
-            try:
-                Amazon(str(tmp), pyg_name)
-            except Exception as exc:
-                raise DatasetError(
-                    path,
-                    f"member {member} is not an npz PyG's Amazon can read "
-                    f"({type(exc).__name__}: {exc})",
-                ) from exc
+    def build(tmp: Path) -> None:
+        raw = tmp / folder / "raw"
+        raw.mkdir(parents=True)
+        _extract_member(path, member, raw / member)
+        with processing_errors(path, f"member {member} is not an npz PyG's Amazon can read"):
+            Amazon(str(tmp), pyg_name)
+
+    cache = build_cache_dir(
+        cache_dir_for(path, f"amazon-{pyg_name}-{source_fingerprint(path)}"),
+        Path(folder) / "processed" / "data.pt",
+        build,
+    )
     return Amazon(str(cache), pyg_name, transform=transform)[0]
 
 

@@ -34,10 +34,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
-import hashlib
 import os
 import re
-import shutil
 import warnings
 import zipfile
 from pathlib import Path
@@ -48,10 +46,10 @@ import torch
 from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage
 
+from gcl.data.cache import build_cache_dir, mirror_files, source_fingerprint
 from gcl.data.errors import DatasetError, MissingDatasetError
 from gcl.data.paths import cache_dir_for, cache_root
 from gcl.data.registry import Family, locate, register_family
-from gcl.utils.atomic import atomic_directory
 
 #: Name prefix -> (OGB sub-package, our class name, OGB's class name).
 OGB_KINDS: dict[str, tuple[str, str, str]] = {
@@ -320,27 +318,10 @@ def _mirror_files(folder: Path) -> list[Path]:
     return out
 
 
-def _fingerprint(folder: Path, files: list[Path]) -> str:
-    """A short hash of the mirrored files' paths, sizes and modification times."""
-    h = hashlib.sha1()
-    for rel in files:
-        st = (folder / rel).stat()
-        h.update(f"{rel.as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:10]
-
-
 def _mirror(folder: Path, files: list[Path], target: Path, version: str) -> None:
     """Link every file of ``folder`` into ``target`` (copy where links are unavailable) and
     write the release note OGB looks for, so that OGB never prompts or touches ``folder``."""
-    for rel in files:
-        dst = target / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        src = (folder / rel).resolve()
-        try:
-            os.symlink(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-    target.mkdir(parents=True, exist_ok=True)
+    mirror_files(folder, files, target)
     (target / f"RELEASE_v{version}.txt").write_text(
         f"Mirror of {folder} made by gcl.data.ogb; OGB processes the mirror, not the folder.\n"
     )
@@ -419,15 +400,19 @@ def load_ogb_folder(
     files = _mirror_files(path)
     dname = dir_name(canonical)
     version = str(_meta(canonical)["version"])
-    cache = cache_dir_for(path, f"ogb-{dname}-{_fingerprint(path, files)}")
-    if not (cache / dname / _PROCESSED).is_file():
-        shutil.rmtree(cache, ignore_errors=True)
-        with atomic_directory(cache) as tmp:
-            _mirror(path, files, tmp / dname, version)
-            try:
-                _construct(canonical, tmp)
-            except Exception as exc:
-                raise _processing_error(path, canonical, exc) from exc
+
+    def build(tmp: Path) -> None:
+        _mirror(path, files, tmp / dname, version)
+        try:
+            _construct(canonical, tmp)
+        except Exception as exc:
+            raise _processing_error(path, canonical, exc) from exc
+
+    cache = build_cache_dir(
+        cache_dir_for(path, f"ogb-{dname}-{source_fingerprint(path, files)}"),
+        Path(dname) / _PROCESSED,
+        build,
+    )
     return _construct(canonical, cache, transform)
 
 
@@ -472,14 +457,15 @@ def load_ogb(
 def _download(name: str, transform: Callable | None) -> Any:
     """OGB's own download and processing, into a cache folder, atomically."""
     dname = dir_name(name)
+
+    def build(tmp: Path) -> None:
+        _construct(name, tmp)
+        release = tmp / dname / f"RELEASE_v{_meta(name)['version']}.txt"
+        if not release.exists():  # so that reloading never prompts
+            release.write_text(f"{name} as downloaded by OGB into gcl's cache.\n")
+
     final = cache_root() / f"ogb-download-{dname}"
-    if not (final / dname / _PROCESSED).is_file():
-        shutil.rmtree(final, ignore_errors=True)
-        with atomic_directory(final) as tmp:
-            _construct(name, tmp)
-            release = tmp / dname / f"RELEASE_v{_meta(name)['version']}.txt"
-            if not release.exists():  # so that reloading never prompts
-                release.write_text(f"{name} as downloaded by OGB into gcl's cache.\n")
+    build_cache_dir(final, Path(dname) / _PROCESSED, build)
     return _construct(name, final, transform)
 
 

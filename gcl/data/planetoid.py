@@ -18,21 +18,18 @@ replacing a raw file gives a fresh cache.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import pickle
-import shutil
 import warnings
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 from torch_geometric.data import Data
 
+from gcl.data.cache import build_cache_dir, mirror_files, processing_errors, source_fingerprint
 from gcl.data.errors import DatasetError
 from gcl.data.paths import cache_dir_for
 from gcl.data.registry import Family, register_family
-from gcl.utils.atomic import atomic_directory
 
 #: Folder names (under ``planetoid/``) of the three classic sets, keyed by registry name.
 PLANETOID_FOLDERS: dict[str, str] = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
@@ -112,23 +109,6 @@ def _check_test_index(file: Path) -> None:
         raise DatasetError(file, "no node ids (expected one test node id a line)")
 
 
-def _fingerprint(files: Iterable[Path]) -> str:
-    """A short hash of the files' names, sizes and modification times."""
-    h = hashlib.sha1()
-    for f in sorted(files):
-        st = f.stat()
-        h.update(f"{f.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:10]
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """Symlink ``dst`` to ``src``; copy when the file system has no symlinks."""
-    try:
-        os.symlink(src.resolve(), dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
 def load_planetoid(
     path: Path,
     name: str,
@@ -172,24 +152,20 @@ def load_planetoid(
     file_name = folder.lower()
     raw_dir = _raw_dir(path, file_name)
     check_raw_files(raw_dir, file_name, deep=False)
-    raw_files = [raw_dir / n for n in raw_file_names(file_name)]
+    raw_names = raw_file_names(file_name)
 
-    cache = cache_dir_for(path, f"planetoid-{file_name}-{_fingerprint(raw_files)}")
-    if not (cache / folder / "processed" / "data.pt").is_file():
+    def build(tmp: Path) -> None:
         check_raw_files(raw_dir, file_name, deep=True)
-        shutil.rmtree(cache, ignore_errors=True)  # an incomplete cache from an older layout
-        with atomic_directory(cache) as tmp:
-            (tmp / folder / "raw").mkdir(parents=True)
-            for f in raw_files:
-                _link_or_copy(f, tmp / folder / "raw" / f.name)
-            try:
-                Planetoid(str(tmp), folder)
-            except Exception as exc:
-                raise DatasetError(
-                    raw_dir,
-                    f"PyG's Planetoid could not process the raw files "
-                    f"({type(exc).__name__}: {exc})",
-                ) from exc
+        mirror_files(raw_dir, raw_names, tmp / folder / "raw")
+        with processing_errors(raw_dir, "PyG's Planetoid could not process the raw files"):
+            Planetoid(str(tmp), folder)
+
+    fingerprint = source_fingerprint(raw_dir, raw_names)
+    cache = build_cache_dir(
+        cache_dir_for(path, f"planetoid-{file_name}-{fingerprint}"),
+        Path(folder) / "processed" / "data.pt",
+        build,
+    )
 
     dataset = Planetoid(
         str(cache),

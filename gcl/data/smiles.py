@@ -23,8 +23,6 @@ modification time and the columns read.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import warnings
 from pathlib import Path
@@ -34,6 +32,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data, InMemoryDataset
 
+from gcl.data.cache import source_fingerprint
 from gcl.data.errors import DatasetError, OptionalDependencyError
 from gcl.data.paths import cache_dir_for
 from gcl.data.registry import Family, register_family
@@ -356,11 +355,8 @@ def _read_columns(
 
 
 def _cache_file(path: Path, smiles_col: str, label_cols: list[str]) -> Path:
-    st = path.stat()
-    key = json.dumps(
-        [_CACHE_FORMAT, st.st_size, st.st_mtime_ns, smiles_col, label_cols], sort_keys=True
-    )
-    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+    """The cache file for ``path`` read with these columns (changes when the CSV changes)."""
+    digest = source_fingerprint(path, extra=[_CACHE_FORMAT, smiles_col, label_cols], length=16)
     return cache_dir_for(path, "smiles") / f"{digest}.pt"
 
 

@@ -82,7 +82,8 @@ def linear_probe(
     train_idx, val_idx, test_idx = idx
     y = y.to(x.device).long()
     num_classes = int(y.max()) + 1
-    grid = torch.tensor(list(weight_decays), dtype=x.dtype, device=x.device)
+    decays = [float(wd) for wd in weight_decays]
+    grid = torch.tensor(decays, dtype=x.dtype, device=x.device)
     g, d = grid.numel(), x.size(1)
     w = torch.zeros(g, d, num_classes, device=x.device, requires_grad=True)
     b = torch.zeros(g, 1, num_classes, device=x.device, requires_grad=True)
@@ -100,7 +101,8 @@ def linear_probe(
             return _accuracy(x[index].unsqueeze(0) @ w + b, y[index])
 
         val = acc(val_idx)
-        best = int(torch.nonzero(val == val.max())[0])
+        tied = torch.nonzero(val == val.max()).view(-1).tolist()
+        best = min(tied, key=lambda i: decays[i])  # ties: the smaller weight decay
         test = float(acc(test_idx)[best]) if test_idx is not None else float("nan")
         return ProbeResult(val_acc=float(val[best]), test_acc=test,
-                           weight_decay=float(grid[best]), train_acc=float(acc(train_idx)[best]))
+                           weight_decay=decays[best], train_acc=float(acc(train_idx)[best]))

@@ -28,7 +28,7 @@ def _block_loss(anchor_blk: Tensor, start: Tensor, cand: Tensor, anchors: Tensor
     pos_logit = inter[rows, pos]
     if intra:
         intra_s = anchor_blk @ anchors.T / tau                           # [B, N]
-        intra_s = intra_s.index_put((rows, rows + start), torch.tensor(float("-inf"), device=inter.device))
+        intra_s = intra_s.index_put((rows, rows + start), intra_s.new_tensor(float("-inf")))
         lse = torch.logaddexp(torch.logsumexp(inter, dim=1), torch.logsumexp(intra_s, dim=1))
     else:
         lse = torch.logsumexp(inter, dim=1)
