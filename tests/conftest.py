@@ -36,9 +36,13 @@ def bundled_root() -> Path:
 def shared_root() -> Path:
     """The full shared data root (``GCL_DATA`` or ``../shared/datasets``).
 
-    CI always has it; a developer without it gets a skip that says what to set.
+    CI always has it (``.ci/run`` sets ``GCL_REQUIRE_SHARED=1``, which turns its absence into
+    a failure); a developer without it gets a skip that says what to set.
     """
     root = _shared_root()
     if root is None:
-        pytest.skip("shared datasets not found: set GCL_DATA to the shared datasets folder")
+        message = "shared datasets not found: set GCL_DATA to the shared datasets folder"
+        if os.environ.get("GCL_REQUIRE_SHARED") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
     return root

@@ -6,34 +6,106 @@ versions, device) and ``curve.png`` into ``request.out_dir``.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import time
+import types
+import typing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from gcl.bench.request import BenchOutcome, BenchRequest
 
 
 @dataclass(frozen=True)
 class MethodEntry:
-    """A benchmarkable method: its runner (``module:function``) and the datasets it takes."""
+    """A benchmarkable method.
+
+    Attributes:
+        runner: ``module:function`` taking a :class:`BenchRequest`, returning a :class:`BenchOutcome`.
+        datasets: the dataset names it runs on.
+        description: one line for listings.
+        config: ``module:Class`` of its hyper-parameter dataclass; when given, ``--config``
+            keys and value types are checked against it before anything runs.
+    """
 
     runner: str
     datasets: tuple[str, ...]
     description: str
+    config: str | None = None
 
 
 METHODS: dict[str, MethodEntry] = {
     "grace": MethodEntry("gcl.bench.grace:run", ("cora", "citeseer", "pubmed"),
-                         "GRACE node-level contrast (GCN, edge drop + feature mask, InfoNCE), linear probe"),
+                         "GRACE node-level contrast (GCN, edge drop + feature mask, InfoNCE), linear probe",
+                         "gcl.methods.grace:GRACEConfig"),
 }
 
 
 class BenchUsageError(ValueError):
-    """Unknown method or dataset; the message lists the valid names."""
+    """Unknown method or dataset, or a bad ``--config`` key or value; the message lists the valid choices."""
+
+
+def _accepts(annotation: Any, value: Any) -> bool:
+    """Whether a JSON/TOML ``value`` fits a config field annotated ``annotation``.
+
+    Checks ``int``, ``float`` (an integer is accepted), ``bool``, ``str``, ``None`` and unions
+    of them; any other annotation is accepted unchecked.
+    """
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_accepts(arg, value) for arg in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    return True
+
+
+def _type_name(annotation: Any) -> str:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(annotation))
+    return "null" if annotation is type(None) else getattr(annotation, "__name__", str(annotation))
+
+
+def check_overrides(method: str, config_cls: type, overrides: Mapping[str, Any]) -> None:
+    """Check ``--config`` hyper-parameters against a method's config dataclass.
+
+    Args:
+        method: the method name, for the message.
+        config_cls: the method's config dataclass.
+        overrides: the parsed config file.
+
+    Raises:
+        BenchUsageError: an unknown key (the valid keys are listed) or a value of the wrong type.
+    """
+    hints = typing.get_type_hints(config_cls)
+    known = {f.name: hints.get(f.name, Any) for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise BenchUsageError(
+            f"unknown {method} config key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"valid keys: {', '.join(sorted(known))}"
+        )
+    for key, value in overrides.items():
+        if not _accepts(known[key], value):
+            raise BenchUsageError(
+                f"{method} config key {key!r} must be {_type_name(known[key])}, "
+                f"got {type(value).__name__} {value!r}"
+            )
 
 
 def check_request(req: BenchRequest) -> MethodEntry:
+    """Check the method, the dataset and the ``--config`` overrides of a request.
+
+    Raises:
+        BenchUsageError: the message names what is wrong and lists the valid choices.
+    """
     entry = METHODS.get(req.method.lower())
     if entry is None:
         raise BenchUsageError(f"unknown method {req.method!r}; valid methods: {', '.join(sorted(METHODS))}")
@@ -42,6 +114,9 @@ def check_request(req: BenchRequest) -> MethodEntry:
             f"method {req.method!r} does not run on dataset {req.dataset!r}; valid datasets: "
             + ", ".join(entry.datasets)
         )
+    if entry.config is not None:
+        module, cls = entry.config.split(":")
+        check_overrides(req.method.lower(), getattr(importlib.import_module(module), cls), req.overrides)
     return entry
 
 
@@ -63,4 +138,5 @@ def run_benchmark(req: BenchRequest) -> dict[str, Any]:
     return record
 
 
-__all__ = ["BenchOutcome", "BenchRequest", "BenchUsageError", "METHODS", "MethodEntry", "run_benchmark"]
+__all__ = ["BenchOutcome", "BenchRequest", "BenchUsageError", "METHODS", "MethodEntry", "check_overrides",
+           "check_request", "run_benchmark"]

@@ -202,6 +202,8 @@ class Trainer:
     def _resume(self) -> None:
         path = self.checkpoint_path
         assert path is not None
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a kill mid-write
+            stale.unlink(missing_ok=True)
         if not path.exists():
             return  # nothing to resume: a fresh run
         ckpt = load_checkpoint(path, map_location=self.device)
