@@ -28,9 +28,10 @@ def run(req: BenchRequest) -> BenchOutcome:
     cfg = GRACEConfig.for_dataset(req.dataset, overrides)
     device = resolve_device(req.device)
     data = load(req.dataset, root=req.root).to(device)
-    # Row-normalised features (PyG's NormalizeFeatures, as in GRACE), kept sparse.
-    x = data.x / data.x.sum(1, keepdim=True).clamp(min=1e-12)
-    x = x.to_sparse() if (x == 0).float().mean() > 0.9 else x
+    x = data.x
+    if cfg.normalize_features:  # PyG's NormalizeFeatures
+        x = x / x.sum(1, keepdim=True).clamp(min=1e-12)
+    x = x.to_sparse() if (x == 0).float().mean() > 0.9 else x  # bag-of-words: sparse products
 
     seed_everything(req.seed)
     gen = torch.Generator(device="cpu").manual_seed(req.seed)
