@@ -120,7 +120,8 @@ def heco_probe(
         raise ValueError("y must hold labels >= 0")
 
     bound = math.sqrt(6.0 / (d + num_classes))
-    w0 = torch.rand(runs, d, num_classes, generator=generator, device=generator.device if generator else None)
+    draw_on = generator.device if generator is not None else None
+    w0 = torch.rand(runs, d, num_classes, generator=generator, device=draw_on)
     w = ((w0.to(dev) * 2 - 1) * bound).requires_grad_()
     b = torch.zeros(runs, 1, num_classes, device=dev, requires_grad=True)
     opt = torch.optim.Adam([w, b], lr=lr, weight_decay=weight_decay)

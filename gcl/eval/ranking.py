@@ -48,6 +48,12 @@ def _crow_col(csr: CSRLike, name: str) -> tuple[Tensor, Tensor]:
     return crow.long(), col.long()
 
 
+def _is_index_pair(x: object) -> bool:
+    """An ``(indptr, indices)`` pair of dense 1-D tensors (not a tuple of CSR matrices)."""
+    return (isinstance(x, tuple) and len(x) == 2
+            and all(isinstance(t, Tensor) and t.layout == torch.strided and t.dim() == 1 for t in x))
+
+
 def _segments(crow: Tensor, col: Tensor, users: Tensor) -> tuple[Tensor, Tensor]:
     """``(row, item)`` of every stored entry of the given users: row indexes ``users``."""
     start = crow.index_select(0, users)
@@ -195,8 +201,8 @@ def full_ranking(
     crow, col = _crow_col(truth, "truth")
     if exclude is None:
         excl: list[CSRLike] = []
-    elif isinstance(exclude, (Tensor, tuple)):
-        excl = [exclude]
+    elif isinstance(exclude, Tensor) or _is_index_pair(exclude):
+        excl = [exclude]  # type: ignore[list-item]
     else:
         excl = list(exclude)
     n_true_all = crow[1:] - crow[:-1]

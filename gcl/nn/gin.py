@@ -160,6 +160,8 @@ class GINEncoder(nn.Module):
         message_relu, mlp_batch_norm: see :class:`GINConv`.
         dropout: dropout after every layer (pretrain-gnns: 0 for pre-training, 0.5 fine-tuning).
         jk: ``'last' | 'sum' | 'max' | 'concat'``.
+        check_inputs: raise :class:`ValueError` for atom / bond values outside their
+            vocabularies (two device synchronisations per forward; off for the fastest path).
 
     Shapes:
         ``forward(x [N, F_a] long, edge_index [2, E] long, edge_attr [E, F_b] long) -> [N, out_dim]``
@@ -179,6 +181,7 @@ class GINEncoder(nn.Module):
         mlp_batch_norm: bool = False,
         dropout: float = 0.0,
         jk: Literal["last", "sum", "max", "concat"] = "last",
+        check_inputs: bool = True,
     ):
         super().__init__()
         if num_layers < 1:
@@ -207,17 +210,18 @@ class GINEncoder(nn.Module):
         self.emb_dim = emb_dim
         self.dropout = dropout
         self.jk = jk
-        self.atom_encoder = CategoricalEmbedding(atom_dims, emb_dim)
+        self.atom_encoder = CategoricalEmbedding(atom_dims, emb_dim, check_range=check_inputs)
+        # Every layer sees the same edge_attr: only the first layer's bond embedding checks it.
         self.convs = nn.ModuleList(
             GINConv(
                 emb_dim,
-                CategoricalEmbedding(bond_dims, emb_dim),
+                CategoricalEmbedding(bond_dims, emb_dim, check_range=check_inputs and i == 0),
                 self_loop_attr=self_loop_attr,  # type: ignore[arg-type]
                 train_eps=train_eps,
                 message_relu=message_relu,
                 mlp_batch_norm=mlp_batch_norm,
             )
-            for _ in range(num_layers)
+            for i in range(num_layers)
         )
         self.batch_norms = nn.ModuleList(nn.BatchNorm1d(emb_dim) for _ in range(num_layers))
 

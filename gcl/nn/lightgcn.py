@@ -157,7 +157,8 @@ class SparseOperator:
     def with_values(self, values: Tensor) -> "SparseOperator":
         """The same sparsity pattern with new values ([nnz], in ``A``'s CSR order)."""
         if values.shape != self.values().shape:
-            raise ValueError(f"values must have shape {tuple(self.values().shape)}, got {tuple(values.shape)}")
+            raise ValueError(f"values must have shape {tuple(self.values().shape)}, "
+                             f"got {tuple(values.shape)}")
         a = self.matrix
         t = self.matrix_t
         new_a = _csr(a.crow_indices(), a.col_indices(), values, tuple(a.shape))
@@ -177,22 +178,26 @@ class SparseOperator:
         if p == 0.0:
             return self
         vals = self.values()
-        keep = torch.rand(vals.shape, generator=generator, device=vals.device) >= p
+        draw_on = generator.device if generator is not None else vals.device
+        keep = (torch.rand(vals.shape, generator=generator, device=draw_on) >= p).to(vals.device)
         return self.with_values(vals * keep.to(vals.dtype) / (1.0 - p))
 
-    def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> "SparseOperator":
+    def to(self, device: str | torch.device | None = None,
+           dtype: torch.dtype | None = None) -> "SparseOperator":
         """A copy on ``device`` and/or with floating ``dtype``."""
         def move(t: Tensor) -> Tensor:
             t = t.to(device) if device is not None else t
             return t.to(dtype) if dtype is not None else t
 
-        return SparseOperator(move(self.matrix), _transpose=(move(self.matrix_t), self.perm.to(device or self.perm.device)))
+        perm = self.perm.to(device) if device is not None else self.perm
+        return SparseOperator(move(self.matrix), _transpose=(move(self.matrix_t), perm))
 
     def __matmul__(self, dense: Tensor) -> Tensor:
         return spmm(self.matrix, self.matrix_t, dense)
 
     def __repr__(self) -> str:
-        return f"SparseOperator(shape={tuple(self.shape)}, nnz={self.values().numel()}, device={self.device})"
+        return (f"SparseOperator(shape={tuple(self.shape)}, nnz={self.values().numel()}, "
+                f"device={self.device})")
 
 
 def normalized_bipartite_adjacency(interactions: Tensor) -> Tensor:
@@ -233,7 +238,8 @@ def _layer_weights(num_layers: int, combination: LayerCombination | Sequence[flo
         raise ValueError(f"layer_combination must be 'mean', 'sum' or K + 1 weights, got {combination!r}")
     weights = [float(w) for w in combination]
     if len(weights) != num_layers + 1:
-        raise ValueError(f"layer_combination needs num_layers + 1 = {num_layers + 1} weights, got {len(weights)}")
+        raise ValueError(f"layer_combination needs num_layers + 1 = {num_layers + 1} weights, "
+                         f"got {len(weights)}")
     return weights
 
 

@@ -162,3 +162,13 @@ def test_protocol_wrapper_and_errors() -> None:
         nmi(torch.zeros(3), torch.zeros(4))
     with pytest.raises(ValueError, match="empty"):
         ari(torch.zeros(0), torch.zeros(0))
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_kmeans_on_device(device: str) -> None:
+    x, y = blobs(20, 3, 4, 0.3, 5)
+    res = kmeans(x.to(device), 3, n_init=2, generator=torch.Generator().manual_seed(0))
+    assert res.labels.device.type == device and cluster_accuracy(y, res.labels) == 1.0

@@ -116,3 +116,16 @@ def test_errors() -> None:
         heco_probe(x, y[:3], idx, idx, idx)
     with pytest.raises(ValueError, match="runs"):
         heco_probe(x, y, idx, idx, idx, runs=0)
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_runs_on_device(device: str) -> None:
+    x, y = blobs(20, 3, 5, 1.0, 6)
+    args = (torch.arange(20), torch.arange(20, 40), torch.arange(40, 60))
+    here = heco_probe(x.to(device), y.to(device), *args, epochs=10, runs=2,
+                      generator=torch.Generator().manual_seed(0))
+    cpu = heco_probe(x, y, *args, epochs=10, runs=2, generator=torch.Generator().manual_seed(0))
+    assert here.macro_f1 == pytest.approx(cpu.macro_f1, abs=1e-4)

@@ -185,3 +185,29 @@ def test_single_target_errors() -> None:
         single_target_ranks(torch.zeros(2, 3), torch.tensor([1, 1]), history=torch.zeros(1, 2))
     with pytest.raises(ValueError, match="unknown metric"):
         single_target_metrics(torch.tensor([1]), metrics=("recall",))
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_runs_on_device(device: str) -> None:
+    ue, ie = torch.randn(3, 4, device=device), torch.randn(6, 4, device=device)
+    out = rank_by_embeddings(ue, ie, TEST, exclude=TRAIN, ks=(2,))
+    cpu = rank_by_embeddings(ue.cpu(), ie.cpu(), TEST, exclude=TRAIN, ks=(2,))
+    assert out == pytest.approx(cpu)
+    ranks = single_target_ranks(SCORES.to(device), torch.tensor([1, 2, 3], device=device),
+                                history=torch.tensor([[2], [0], [1]], device=device))
+    assert ranks.device.type == device
+
+
+def test_exclude_accepts_tuple_of_matrices_and_pairs() -> None:
+    valid = csr([[2], [], [4]], 6)
+    fn = lambda u: SCORES[u].clone()  # noqa: E731
+    as_tuple = full_ranking(fn, TEST, exclude=(TRAIN, valid), ks=(2,))
+    as_list = full_ranking(fn, TEST, exclude=[TRAIN, valid], ks=(2,))
+    assert as_tuple == as_list
+    pair = full_ranking(fn, TEST, exclude=(TRAIN.crow_indices(), TRAIN.col_indices()), ks=(2,))
+    assert pair == full_ranking(fn, TEST, exclude=TRAIN, ks=(2,))
+    # user 0 with items 0 and 2 excluded: ranking 3, 4 -> hit at rank 0
+    assert as_list["mrr@2"] == pytest.approx((1 + 1) / 2)

@@ -278,3 +278,34 @@ def test_encoder_is_per_graph_and_order_free(molbace_batch: Batch) -> None:
     for g in range(2):
         data = b.get_example(g)
         torch.testing.assert_close(out[b.batch == g], model(data.x, data.edge_index, data.edge_attr), **TOL)
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_runs_on_device(device: str, molbace_batch: Batch) -> None:
+    from gcl.nn.pooling import global_mean_pool
+
+    b = molbace_batch.to(device)
+    model = GINEncoder(2, 8, features="ogb").to(device)
+    h = global_mean_pool(model(b.x, b.edge_index, b.edge_attr), b.batch, b.num_graphs)
+    h.square().sum().backward()
+    assert h.shape == (b.num_graphs, 8) and h.device.type == device
+    x, ei, ea = _pretrain_inputs(b)
+    pre = GINEncoder(2, 8, atom_dims=(120, 5), bond_dims=(7, 3), self_loop_attr=(5, 0)).to(device)
+    assert pre(x, ei, ea).device.type == device
+
+
+def test_encoder_checks_vocabularies() -> None:
+    x, edge_index, edge_attr = tiny_graph()
+    model = GINEncoder(2, 4)
+    bad_bond = edge_attr.clone()
+    bad_bond[0, 0] = 6   # 6 bond types in the pretrain table (0..5)
+    with pytest.raises(ValueError, match="vocabulary"):
+        model(x, edge_index, bad_bond)
+    bad_atom = x.clone()
+    bad_atom[0, 1] = 3   # 3 chirality tags
+    with pytest.raises(ValueError, match="vocabulary"):
+        model(bad_atom, edge_index, edge_attr)
+    assert not GINEncoder(2, 4, check_inputs=False).atom_encoder.check_range

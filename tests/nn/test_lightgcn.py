@@ -183,3 +183,17 @@ def test_model_init_and_errors() -> None:
         LightGCN(3, 3, num_layers=2, layer_combination=[1.0, 1.0])
     with pytest.raises(ValueError, match="init"):
         LightGCN(3, 3, init="zeros")
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_runs_on_device(device: str) -> None:
+    graph = random_interactions(12, 9, 1)
+    op = SparseOperator(normalized_bipartite_adjacency(graph.train.to(device)))
+    model = LightGCN(12, 9, dim=4, num_layers=2).to(device)
+    u, i = model(op.dropout(0.2, torch.Generator().manual_seed(0)))
+    (u.sum() + i.square().sum()).backward()
+    assert u.device.type == device and model.item_emb.grad.device.type == device
+    assert model.item_emb.grad.abs().sum() > 0

@@ -144,3 +144,15 @@ def test_encoder_shares_one_gcn_across_branches() -> None:
         enc(xs[:2], adjs)
     with pytest.raises(ValueError, match="at least one"):
         enc(x, [])
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_runs_on_device(device: str) -> None:
+    adjs = [SparseOperator(meta_adj(10, s).float().to_sparse_csr()).to(device) for s in range(2)]
+    enc = MetaPathEncoder(5, 8, 4, dropout=0.2, attn_dropout=0.1).to(device)
+    z, beta = enc(torch.randn(10, 5, device=device), adjs)
+    z.square().sum().backward()
+    assert z.device.type == device and enc.gcn.weight1.grad.device.type == device

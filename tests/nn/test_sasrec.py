@@ -189,3 +189,14 @@ def test_defaults_dropout_scores_and_errors() -> None:
         model(items, torch.tensor([1, 2, 3]))
     with pytest.raises(ValueError, match="heads"):
         SASRecEncoder(5, dim=10, heads=3)
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_runs_on_device(device: str) -> None:
+    model = make("left").float().to(device).train()
+    out = model(left_padded(SEQS, 9).to(device))
+    model.item_scores(out.last).logsumexp(-1).sum().backward()
+    assert out.last.device.type == device and model.item_emb.weight.grad.device.type == device
