@@ -15,9 +15,10 @@ graph at a time, torch ops per graph, a dense ``n x n`` adjacency to find free p
 with one concatenation of the per-graph results with node offsets (no PyG collation, which
 would only slow the loop down further). Timings: warm-up runs, then the median of repeated
 ``time.perf_counter`` runs; one torch thread by default (on a shared machine multi-threaded
-timings of small ops are dominated by scheduling noise), ``--threads`` to change it.
+timings of small ops are dominated by scheduling noise), ``--threads`` to change it. The two
+implementations are timed in alternation so that both see the same machine load.
 
-    python benchmarks/views.py [--runs 20] [--loop-runs 5] [--threads 1] [--device cpu]
+    python benchmarks/views.py [--runs 30] [--loop-runs 10] [--threads 1] [--device cpu]
 
 Writes ``benchmarks/results/views.json``.
 """
@@ -174,17 +175,37 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def median_ms(fn: Callable[[], object], runs: int, warmup: int, device: torch.device) -> tuple[float, list[float]]:
+def interleaved_ms(
+    ours: Callable[[], object], loop: Callable[[], object], runs: int, loop_runs: int, warmup: int,
+    device: torch.device,
+) -> tuple[list[float], list[float]]:
+    """Per-call wall times (ms) of ``ours`` and ``loop``, measured in alternation (``loop_runs``
+    rounds of ``runs / loop_runs`` calls of ``ours`` and one of ``loop``), so that both see
+    the same machine load."""
     for _ in range(warmup):
-        fn()
+        ours()
+    loop()
     _sync(device)
-    times = []
-    for _ in range(runs):
+    t_ours, t_loop = [], []
+    per_round = max(1, -(-runs // loop_runs))
+    for _ in range(loop_runs):
+        for _ in range(per_round):
+            t0 = time.perf_counter()
+            ours()
+            _sync(device)
+            t_ours.append((time.perf_counter() - t0) * 1e3)
         t0 = time.perf_counter()
-        fn()
+        loop()
         _sync(device)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times), times
+        t_loop.append((time.perf_counter() - t0) * 1e3)
+    return t_ours, t_loop
+
+
+def summary(name: str, impl: str, settings: str, t_ours: list[float], t_loop: list[float]) -> dict:
+    ours, loop = statistics.median(t_ours), statistics.median(t_loop)
+    print(f"{name}: ours {ours:.2f} ms, per-graph loop {loop:.1f} ms, speedup {loop / ours:.1f}x")
+    return {"ours": impl, "settings": settings, "ours_ms": ours, "loop_ms": loop, "speedup": loop / ours,
+            "ours_runs_ms": t_ours, "loop_runs_ms": t_loop}
 
 
 def load_batch(device: torch.device) -> tuple[list[Data], list[Data], Batch, Batch]:
@@ -201,8 +222,8 @@ def load_batch(device: torch.device) -> tuple[list[Data], list[Data], Batch, Bat
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=20, help="timed runs of the batched ops")
-    ap.add_argument("--loop-runs", type=int, default=5, help="timed runs of the per-graph loops")
+    ap.add_argument("--runs", type=int, default=30, help="timed runs of the batched ops")
+    ap.add_argument("--loop-runs", type=int, default=10, help="timed runs of the per-graph loops")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
@@ -220,17 +241,14 @@ def main() -> None:
     lx, lei, lea, lgid, ledit = dsla_loop(pg, g_loop)
     assert out.x.shape == lx.shape and torch.equal(out.graph_id.cpu(), lgid)
     assert torch.all(out.edit.view(C, -1)[0] == 0) and torch.all(ledit.view(C, -1)[0] == 0)
-    ours, ours_all = median_ms(lambda: dsla_candidates(pg_batch, generator=g), args.runs, args.warmup, device)
-    loop, loop_all = median_ms(lambda: dsla_loop(pg, g_loop), args.loop_runs, 1, device)
-    ops["dsla_candidates"] = {
-        "ours": "gcl.views.dsla.dsla_candidates",
-        "settings": f"C={C} (anchor, 3 ball levels, strong), hops={HOPS}, mask={MASK}, edit={EDIT}, "
-                    f"strong={STRONG_EDIT}",
-        "ours_ms": ours, "loop_ms": loop, "speedup": loop / ours,
-        "ours_runs_ms": ours_all, "loop_runs_ms": loop_all,
-        "output_edges": int(out.edge_index.size(1)), "loop_output_edges": int(lei.size(1)),
-    }
-    print(f"dsla_candidates: ours {ours:.2f} ms, per-graph loop {loop:.1f} ms, speedup {loop / ours:.1f}x")
+    t_ours, t_loop = interleaved_ms(lambda: dsla_candidates(pg_batch, generator=g), lambda: dsla_loop(pg, g_loop),
+                                    args.runs, args.loop_runs, args.warmup, device)
+    ops["dsla_candidates"] = summary(
+        "dsla_candidates", "gcl.views.dsla.dsla_candidates",
+        f"C={C} (anchor, 3 ball levels, strong), hops={HOPS}, mask={MASK}, edit={EDIT}, "
+        f"strong={STRONG_EDIT}; input: OGB x[:, :2], edge_attr [bond type, direction 0]",
+        t_ours, t_loop)
+    ops["dsla_candidates"].update(output_edges=int(out.edge_index.size(1)), loop_output_edges=int(lei.size(1)))
 
     # --- edge perturbation -----------------------------------------------------------
     try:
@@ -242,21 +260,17 @@ def main() -> None:
         view = edge_perturb(ogb_batch, RATIO, generator=g)
         lei2, _ = edge_perturb_loop(ogb, RATIO, g_loop)
         assert view.edge_index.size(1) == lei2.size(1), "loop and batched op disagree on edge counts"
-        ours, ours_all = median_ms(lambda: edge_perturb(ogb_batch, RATIO, generator=g), args.runs,
-                                   args.warmup, device)
-        loop, loop_all = median_ms(lambda: edge_perturb_loop(ogb, RATIO, g_loop), args.loop_runs, 1, device)
-        ops["edge_perturb"] = {
-            "ours": "gcl.views.graph.edge_perturb",
-            "settings": f"drop floor({RATIO} m_g) + add as many, undirected, attributes copied",
-            "ours_ms": ours, "loop_ms": loop, "speedup": loop / ours,
-            "ours_runs_ms": ours_all, "loop_runs_ms": loop_all,
-            "output_edges": int(view.edge_index.size(1)),
-        }
-        print(f"edge_perturb: ours {ours:.2f} ms, per-graph loop {loop:.1f} ms, speedup {loop / ours:.1f}x")
+        t_ours, t_loop = interleaved_ms(lambda: edge_perturb(ogb_batch, RATIO, generator=g),
+                                        lambda: edge_perturb_loop(ogb, RATIO, g_loop),
+                                        args.runs, args.loop_runs, args.warmup, device)
+        ops["edge_perturb"] = summary(
+            "edge_perturb", "gcl.views.graph.edge_perturb",
+            f"drop floor({RATIO} m_g) + add as many, undirected, attributes copied", t_ours, t_loop)
+        ops["edge_perturb"]["output_edges"] = int(view.edge_index.size(1))
 
     result = {
         "title": "Batched graph views vs a per-graph Python loop (ogbg-molbace, 256 molecules)",
-        "command": "python benchmarks/views.py " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python benchmarks/views.py", *sys.argv[1:]]),
         "dataset": "ogbg-molbace (first 256 graphs, Batch.from_data_list)",
         "batch_size": BATCH,
         "num_nodes": int(ogb_batch.num_nodes),
@@ -264,10 +278,12 @@ def main() -> None:
         "device": str(device),
         "device_name": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
+        "load_average_1min": os.getloadavg()[0],
         "torch_threads": args.threads,
         "torch": torch.__version__,
-        "timing": f"median of {args.runs} runs (batched, after {args.warmup} warm-up) and "
-                  f"{args.loop_runs} runs (loop, after 1 warm-up), time.perf_counter",
+        "timing": f"wall time (time.perf_counter), median of {args.runs} runs of ours and "
+                  f"{args.loop_runs} of the loop, measured in alternation after {args.warmup} "
+                  "warm-up runs",
         "baseline": "per-graph Python loop written in benchmarks/views.py (torch ops per graph, "
                     "dense n x n adjacency per graph, one final concatenation)",
         "ops": ops,

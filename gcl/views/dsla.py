@@ -39,11 +39,13 @@ column independently from its marginal.
 candidate ``c`` is node ``c * N + i``; graph ``g`` of candidate ``c`` has id ``c * B + g``.
 Per-graph outputs have shape ``[C * B]``; ``view(C, B).T`` gives molecule-major ``[B, C]``.
 
-**Vectorisation.** The whole batch is processed at once: one random sort per "k of n without
-replacement" choice (segment rank), a frontier scatter per hop for the balls, and sparse
-rejection sampling for the additions (a few rounds over all candidate graphs at once, then an
-exact enumeration of the free pairs for the few candidate graphs not yet complete, so the
-counts are always exact). There is no Python loop over graphs, nodes or edges.
+**Vectorisation.** The whole batch is processed at once: a random index per graph for the
+centers, a frontier scatter per hop for the balls, one random sort per "k of n without
+replacement" choice (segment rank) for the masks and deletions, and rejection sampling of
+node pairs for the additions (i.i.d. pairs per candidate graph, the first free distinct ones
+in draw order kept; a further round for the few candidate graphs left short, and a last round
+that enumerates the free pairs of those still short, so the counts are always exact). There is
+no Python loop over graphs, nodes or edges.
 
 Deviations from the official code (named in ``dsla.md``): centers are drawn among nodes of
 degree >= 1 (the official code may pick an isolated atom and crash), deletions and additions
@@ -51,7 +53,6 @@ are capped at what the ball allows, and a deleted edge is never re-added by defa
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple, Sequence
 
 import torch
@@ -72,6 +73,7 @@ OFFICIAL_BOND_DIRECTION_PROBS: tuple[tuple[float, ...], ...] = (
 MASK_ATOM_TYPE: int = 119
 
 _KEY_BITS = 30  # random key width of the segment ranks
+_MAX_BITMAP = 1 << 25  # largest pair bitmap (bytes) used for edge membership
 
 
 class DSLACandidates(NamedTuple):
@@ -135,27 +137,30 @@ def _randbits(n: int, device: torch.device, generator: torch.Generator | None) -
     return torch.randint(0, 1 << _KEY_BITS, (n,), generator=generator, device=gdev).to(device)
 
 
-def _segment_rank(
-    group: Tensor, num_groups: int, generator: torch.Generator | None, last: Tensor | None = None
-) -> Tensor:
+def _uniform_index(size: Tensor, generator: torch.Generator | None) -> Tensor:
+    """``floor(u * size)`` per entry with ``u ~ U[0, 1)`` from 31 random bits: a uniform index
+    in ``[0, size)`` (0 where ``size`` is 0; ``size < 2^32``); the bias is below ``size / 2^31``."""
+    gdev = generator.device if generator is not None else size.device
+    bits = torch.randint(0, 1 << 31, (size.numel(),), generator=generator, device=gdev).to(size.device)
+    return (bits * size) >> 31
+
+
+def _segment_rank(group: Tensor, num_groups: int, generator: torch.Generator | None) -> Tensor:
     """Rank of every element within its group in a uniformly random order.
 
-    Elements flagged by ``last`` rank after all unflagged elements of their group, so
-    ``rank < k[group]`` picks ``min(k, #unflagged)`` unflagged elements uniformly without
-    replacement (and only then flagged ones). One sort of ``M`` int64 keys.
+    ``rank < k[group]`` then picks ``k[g]`` elements of every group ``g`` uniformly without
+    replacement. One sort of ``M`` int64 keys ``group * 2^32 + 30 random bits`` (ties, of
+    probability ~2^-30 per pair, fall back to the input order).
 
     Args:
         group: ``[M]`` long group ids in ``[0, num_groups)`` (``num_groups < 2^31``).
         num_groups: number of groups.
-        last: optional ``[M]`` bool.
 
     Returns:
         ``[M]`` long rank, 0-based, within the group.
     """
     m = group.numel()
-    key = (group << (_KEY_BITS + 2)) | _randbits(m, group.device, generator)
-    if last is not None:
-        key = key | (last.long() << _KEY_BITS)
+    key = (group << 32) | _randbits(m, group.device, generator)
     order = torch.argsort(key, stable=True)
     counts = torch.bincount(group, minlength=num_groups)
     start = torch.cumsum(counts, 0) - counts
@@ -164,14 +169,20 @@ def _segment_rank(
     return rank
 
 
-def _categorical(probs: Tensor, n: int, generator: torch.Generator | None) -> Tensor:
-    """``[n]`` draws from ``probs`` (``[K]``, or ``[n, K]`` one row per draw) by inverse CDF."""
+def _categorical(
+    probs: Tensor, n: int, generator: torch.Generator | None, rows: Tensor | None = None
+) -> Tensor:
+    """``[n]`` draws by inverse CDF: from ``probs`` ``[K]``, or, with ``rows`` ``[n]``, draw
+    ``i`` from the row ``probs[rows[i]]`` of a ``[T, K]`` table. The index is the number of
+    CDF entries ``<= u`` (capped at ``K - 1``)."""
     cdf = torch.cumsum(probs / probs.sum(-1, keepdim=True), -1)
-    u = _rand(n, probs.device, generator)
-    if probs.dim() == 1:
+    u = _rand(n, probs.device, generator).to(cdf.dtype)
+    if rows is None:
         idx = torch.searchsorted(cdf, u, right=True)
     else:
-        idx = torch.searchsorted(cdf, u.unsqueeze(1), right=True).squeeze(1)
+        idx = torch.zeros(n, dtype=torch.long, device=probs.device)
+        for k in range(cdf.size(1) - 1):  # K - 1 thresholds per row
+            idx += (cdf[:, k][rows] <= u).long()
     return idx.clamp_(max=probs.size(-1) - 1)
 
 
@@ -232,7 +243,7 @@ def _sample_edge_attr(
         out[:, 0] = bond
         if width > 1:
             table = torch.tensor(OFFICIAL_BOND_DIRECTION_PROBS, device=dev)
-            out[:, 1] = _categorical(table[bond], n, generator)
+            out[:, 1] = _categorical(table, n, generator, rows=bond)
     else:
         if len(spec) != width:
             raise ValueError(f"added_edge_attr has {len(spec)} columns of probabilities, edge_attr has {width}")
@@ -290,13 +301,8 @@ def _check_edges(ei: Tensor, bvec: Tensor, num_nodes: int) -> tuple[Tensor, Tens
     up_key, order = torch.sort(row[upper] * num_nodes + col[upper])
     if up_key.numel() > 1 and bool((up_key[1:] == up_key[:-1]).any()):
         raise ValueError("edge_index must not contain duplicate edges")
-    # symmetric iff the reversed lower edges hit every upper edge exactly once
-    hit, pos = _isin_sorted(up_key, col[lower] * num_nodes + row[lower])
-    if (
-        upper.numel() != lower.numel()
-        or not bool(hit.all())
-        or not bool((torch.bincount(pos, minlength=up_key.numel()) == 1).all())
-    ):
+    low_key, _ = torch.sort(col[lower] * num_nodes + row[lower])
+    if up_key.numel() != low_key.numel() or not torch.equal(up_key, low_key):
         raise ValueError("edge_index must be symmetric (every edge (u, v) with its reverse (v, u))")
     return upper[order], up_key
 
@@ -390,17 +396,25 @@ def dsla_candidates(
             ha = ha.unsqueeze(1)
     m = hu.numel()
     K = C - 1  # edited candidates
-    CB, CN = C * B, C * N
+    CB = C * B
     arange_c = torch.arange(C, device=dev)
 
     # --- 1. centers and balls ----------------------------------------------------------
-    deg = torch.bincount(ei[0], minlength=N)
-    rank = _segment_rank(bvec, B, generator, last=deg == 0)
-    center = torch.full((B,), -1, dtype=torch.long, device=dev)
-    first = torch.nonzero(rank == 0).squeeze(1)
-    center[bvec[first]] = first
+    # uniform among the nodes of degree >= 1 (all nodes of an edgeless graph): the r-th
+    # such node of every graph, r drawn per graph
+    n_nodes = torch.bincount(bvec, minlength=B)
+    ptr = torch.cumsum(n_nodes, 0) - n_nodes
+    has_edge = torch.bincount(ei[0], minlength=N) > 0
+    linked = torch.nonzero(has_edge).squeeze(1)  # grouped by graph
+    n_linked = torch.bincount(bvec[linked], minlength=B)
+    pool = torch.where(n_linked > 0, n_linked, n_nodes)
+    pick = _uniform_index(pool, generator)
+    linked_start = torch.cumsum(n_linked, 0) - n_linked
+    from_linked = linked[(linked_start + pick).clamp(max=max(linked.numel() - 1, 0))] if linked.numel() else pick
+    center = torch.where(n_linked > 0, from_linked, ptr + pick)
+    center = torch.where(n_nodes > 0, center, torch.full_like(center, -1))
     in_ball = torch.zeros(N, dtype=torch.bool, device=dev)
-    in_ball[first] = True
+    in_ball[center[n_nodes > 0]] = True
     for _ in range(num_hops):
         reach = in_ball.clone()
         reach[ei[1][in_ball[ei[0]]]] = True
@@ -410,19 +424,21 @@ def dsla_candidates(
     whole = torch.zeros(C, dtype=torch.bool, device=dev)
     if strong:
         whole[C - 1] = True
-    elig = in_ball.unsqueeze(0) | whole.unsqueeze(1)  # [C, N]
-    elig_flat = elig.reshape(-1)
+    elig_flat = (in_ball.unsqueeze(0) | whole.unsqueeze(1)).reshape(-1)  # [C*N]
     node_group = (arange_c.unsqueeze(1) * B + bvec.unsqueeze(0)).reshape(-1)  # [C*N]
-    n_elig = torch.bincount(node_group[elig_flat], minlength=CB)
+    enodes = torch.nonzero(elig_flat).squeeze(1)  # eligible candidate nodes, grouped by graph
+    enode_group = node_group[enodes]
+    n_elig = torch.bincount(enode_group, minlength=CB)
 
     # --- 2. masking -------------------------------------------------------------------
     n_mask = torch.floor(mask_ratio * n_elig.double()).long()
-    rank = _segment_rank(node_group, CB, generator, last=~elig_flat)
-    masked = rank < n_mask[node_group]
+    chosen = enodes[_segment_rank(enode_group, CB, generator) < n_mask[enode_group]]
+    masked = torch.zeros(C * N, dtype=torch.bool, device=dev)
+    masked[chosen] = True
     x_out = None
     if x is not None:
         x_out = x.repeat(C, *([1] * (x.dim() - 1)))
-        x_out[masked] = _mask_token(x, mask_token).to(x_out.dtype)
+        x_out[chosen] = _mask_token(x, mask_token).to(x_out.dtype)
 
     # --- 3. deletions (candidates 1..C-1 on the u<v half) ------------------------------
     level = arange_c.double()
@@ -430,14 +446,15 @@ def dsla_candidates(
     if strong:
         ratio[C - 1] = strong_edit_ratio
     e_elig = (in_ball[hu] & in_ball[hv]).unsqueeze(0) | whole[1:].unsqueeze(1)  # [K, m]
-    e_group = (arange_c[1:].unsqueeze(1) * B + bvec[hu].unsqueeze(0)).reshape(-1)  # [K*m]
-    e_elig_flat = e_elig.reshape(-1)
-    m_elig = torch.bincount(e_group[e_elig_flat], minlength=CB)
+    e_idx = torch.nonzero(e_elig.reshape(-1)).squeeze(1)  # eligible positions in [K*m]
+    e_group = (torch.div(e_idx, max(m, 1), rounding_mode="floor") + 1) * B + bvec[hu][e_idx % max(m, 1)]
+    m_elig = torch.bincount(e_group, minlength=CB)
     cand_of_group = torch.arange(CB, device=dev) // max(B, 1)
     target = torch.clamp(torch.floor(ratio[cand_of_group] * m_elig.double()).long(), min=1)
     target[cand_of_group == 0] = 0
     n_del = torch.minimum(target, m_elig)
-    deleted = _segment_rank(e_group, CB, generator, last=~e_elig_flat) < n_del[e_group]
+    deleted = torch.zeros(K * m, dtype=torch.bool, device=dev)
+    deleted[e_idx[_segment_rank(e_group, CB, generator) < n_del[e_group]]] = True
 
     # --- 4. additions -------------------------------------------------------------------
     # A pair (a, b), a < b, of graph g in candidate c has the key
@@ -446,8 +463,6 @@ def dsla_candidates(
     forbidden = m_elig - n_del if faithful_readd else m_elig
     n_add = torch.minimum(target, (pairs_total - forbidden).clamp(min=0))
     need = n_add.clone()
-    n_nodes = torch.bincount(bvec, minlength=B)
-    ptr = torch.cumsum(n_nodes, 0) - n_nodes
     nmax = max(int(n_nodes.max()) if B else 1, 1)
     S2 = nmax * nmax
     GS = B * S2
@@ -455,20 +470,30 @@ def dsla_candidates(
         raise ValueError("graphs too large for the pair keys of the edge additions")
     local = torch.arange(N, device=dev) - ptr[bvec]
     lkeys = bvec[hu] * S2 + local[hu] * nmax + local[hv]  # ascending, as (hu, hv) are
-    enodes = torch.nonzero(elig_flat).squeeze(1)  # grouped by candidate graph
     eloc = local[enodes % max(N, 1)]
     estart = torch.cumsum(n_elig, 0) - n_elig
     deleted_km = deleted.view(K, m)
     accepted = torch.empty(0, dtype=torch.long, device=dev)  # sorted keys of added pairs
 
+    # anchor-edge membership: a bitmap over the local pair keys when it is small, else a
+    # binary search in the sorted keys
+    anchor_map = None
+    if not faithful_readd and GS <= _MAX_BITMAP:
+        anchor_map = torch.zeros(GS, dtype=torch.bool, device=dev)
+        anchor_map[lkeys] = True
+
     def _free(key: Tensor, grp: Tensor) -> Tensor:
         """Pairs that are neither anchor edges (or, with faithful_readd, remaining edges)
         nor already added."""
-        hit, pos = _isin_sorted(lkeys, key % GS)
-        if faithful_readd and m:
-            hit = hit & ~deleted_km[(torch.div(grp, B, rounding_mode="floor") - 1).clamp(min=0), pos]
-        taken, _ = _isin_sorted(accepted, key)
-        return ~hit & ~taken
+        if anchor_map is not None:
+            hit = anchor_map[key % GS]
+        else:
+            hit, pos = _isin_sorted(lkeys, key % GS)
+            if faithful_readd and m:
+                hit &= ~deleted_km[(torch.div(grp, B, rounding_mode="floor") - 1).clamp(min=0), pos]
+        if accepted.numel():
+            hit |= _isin_sorted(accepted, key)[0]
+        return ~hit
 
     for rnd in range(max_rounds):
         active = need > 0
@@ -478,7 +503,7 @@ def dsla_candidates(
         free_left = (pairs_total - forbidden) - (n_add - need)
         # expected fraction of useful ordered draws: distinct nodes x free pair
         q = (1.0 - 1.0 / ne.clamp(min=1).double()) * free_left.double() / pairs_total.clamp(min=1).double()
-        draws = torch.ceil(2.0 * need.double() / q.clamp(min=1e-12)).long() + 8
+        draws = torch.ceil(1.5 * need.double() / q.clamp(min=1e-12)).long() + 4
         exact = active & ((draws >= ne * ne) | (rnd == max_rounds - 1))
         sampled = active & ~exact
         new_keys = []
@@ -489,10 +514,9 @@ def dsla_candidates(
             t = draws[g_s]
             grp = torch.repeat_interleave(g_s, t)
             tot = grp.numel()
-            size = ne[grp].double()
-            base = estart[grp]
-            a = eloc[base + torch.floor(_rand(tot, dev, generator).double() * size).long()]
-            b = eloc[base + torch.floor(_rand(tot, dev, generator).double() * size).long()]
+            size, base = ne[grp], estart[grp]
+            a = eloc[base + _uniform_index(size, generator)]
+            b = eloc[base + _uniform_index(size, generator)]
             key = grp * S2 + torch.minimum(a, b) * nmax + torch.maximum(a, b)
             ok = (a != b) & _free(key, grp)
             order = torch.argsort(key, stable=True)
@@ -552,17 +576,28 @@ def dsla_candidates(
     capped = (n_del < target) | (n_add < target)
 
     # --- 6. assemble and symmetrise -------------------------------------------------------
+    # Written into preallocated outputs: [u<v halves | their reverses].
     kept = torch.nonzero(~deleted).squeeze(1)  # positions in the [K, m] replicated half
-    kept_pos = kept % max(m, 1)
-    kept_off = (torch.div(kept, max(m, 1), rounding_mode="floor") + 1) * N
-    src_half = torch.cat([hu, hu[kept_pos] + kept_off, add_lo])
-    dst_half = torch.cat([hv, hv[kept_pos] + kept_off, add_hi])
-    edge_index = torch.stack([torch.cat([src_half, dst_half]), torch.cat([dst_half, src_half])])
+    kept_pos = kept.remainder(max(m, 1))
+    kept_off = torch.div(kept, max(m, 1), rounding_mode="floor").add_(1).mul_(N)
+    nk, na = kept.numel(), accepted.numel()
+    H = m + nk + na
+    edge_index = torch.empty(2, 2 * H, dtype=ei.dtype, device=dev)
+    src, dst = edge_index[0, :H], edge_index[1, :H]
+    src[:m], dst[:m] = hu, hv
+    torch.index_select(hu, 0, kept_pos, out=src[m:m + nk])
+    torch.index_select(hv, 0, kept_pos, out=dst[m:m + nk])
+    src[m:m + nk] += kept_off
+    dst[m:m + nk] += kept_off
+    src[m + nk:], dst[m + nk:] = add_lo, add_hi
+    edge_index[0, H:], edge_index[1, H:] = dst, src
     edge_attr = None
     if ha is not None:
-        new_a = _sample_edge_attr(added_edge_attr, add_lo.numel(), ha, generator)
-        attr_half = torch.cat([ha, ha[kept_pos], new_a])
-        edge_attr = torch.cat([attr_half, attr_half])
+        edge_attr = torch.empty(2 * H, ha.size(1), dtype=ha.dtype, device=dev)
+        edge_attr[:m] = ha
+        torch.index_select(ha, 0, kept_pos, out=edge_attr[m:m + nk])
+        edge_attr[m + nk:H] = _sample_edge_attr(added_edge_attr, na, ha, generator)
+        edge_attr[H:] = edge_attr[:H]
         if ea is not None and ea.dim() == 1:
             edge_attr = edge_attr.squeeze(1)
 

@@ -22,8 +22,8 @@ is one element.
 **Attributes.** Node-level attributes (``x``, ``pos``, node labels, ...) follow their
 nodes; edge-level attributes (``edge_attr``, ``edge_weight``, ...) follow their edges; what
 an augmentation does not change is shared with the input, never copied and never written.
-Added edges get the attributes of a uniformly chosen existing edge of the same graph, or a
-given ``fill`` value. A key is node-level if its first dimension has one row per node,
+Added edges get the attributes of a uniformly chosen existing edge of the same graph, the
+batch's per-column marginals (``fill="marginal"``) or a given ``fill`` value. A key is node-level if its first dimension has one row per node,
 edge-level if its name contains ``"edge"`` and it has one row per edge (on a ``Batch``, the
 per-graph slices recorded by ``from_data_list`` decide, so graph-level ``y`` is never mistaken
 for a node or edge attribute).
@@ -50,8 +50,10 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-#: An attribute value for added edges: a scalar or a tensor broadcastable to one edge's row.
-Fill = Union[float, int, Tensor, None]
+#: Attributes of added edges: ``None`` (copy a random edge of the same graph), ``"marginal"``
+#: (each column from its own random edge of the batch), or a scalar / tensor broadcast to a
+#: row. For node features (:func:`feature_mask`): a scalar or a row.
+Fill = Union[float, int, Tensor, str, None]
 
 _SKIP_KEYS = {"edge_index", "batch", "ptr", "num_nodes"}
 
@@ -381,7 +383,8 @@ def select_graphs(data: Data, graph_mask: Tensor) -> Data:
     graph_mask = torch.as_tensor(graph_mask, dtype=torch.bool, device=layout.batch.device)
     if graph_mask.numel() != layout.num_graphs:
         raise ValueError(
-            f"graph_mask must hold one entry per graph ({layout.num_graphs}), got {graph_mask.numel()}"
+            f"graph_mask must hold one entry per graph ({layout.num_graphs}), "
+            f"got {graph_mask.numel()}"
         )
     device = layout.batch.device
     node_index = graph_mask[layout.batch].nonzero().view(-1)
@@ -566,6 +569,37 @@ def _fill_rows(value: Fill, like: Tensor, rows: int) -> Tensor:
         ) from err
 
 
+def _pick_in_range(
+    start: Tensor, size: Tensor, generator: torch.Generator | None
+) -> Tensor:
+    """A uniform index in ``[start, start + size)`` per entry (``size > 0``)."""
+    u = _rand(start.numel(), start.device, generator, torch.float64).view(start.shape)
+    return start + torch.minimum((u * size.to(torch.float64)).long(), (size - 1).clamp(min=0))
+
+
+def _new_edge_attrs(
+    value: Tensor,
+    layout: GraphLayout,
+    new_graph: Tensor,
+    fill: Fill,
+    generator: torch.Generator | None,
+) -> Tensor:
+    """Attribute rows for new pairs of ``new_graph`` (one row per pair)."""
+    rows = new_graph.numel()
+    if rows == 0:
+        return value.new_zeros((0, *value.shape[1:]))
+    if fill is None:  # the whole row of a uniformly chosen edge of the same graph
+        pick = _pick_in_range(layout.edge_ptr[new_graph], layout.edge_counts[new_graph], generator)
+        return value.index_select(0, pick)
+    if isinstance(fill, str):  # "marginal": every column from its own random edge of the batch
+        cols = int(torch.tensor(value.shape[1:]).prod()) if value.dim() > 1 else 1
+        flat = value.reshape(value.size(0), cols)
+        total = torch.full((rows, cols), value.size(0), dtype=torch.long, device=value.device)
+        pick = _pick_in_range(torch.zeros_like(total), total, generator)
+        return flat.gather(0, pick).view(rows, *value.shape[1:])
+    return _fill_rows(fill, value, rows)
+
+
 def _with_new_edges(
     data: Data,
     layout: GraphLayout,
@@ -585,41 +619,33 @@ def _with_new_edges(
         if keep_edges is None
         else keep_edges.nonzero().view(-1)
     )
-    num_new = new_a.numel()
-    if fill is None and num_new > 0 and layout.edge_keys:
-        # attributes of a uniformly chosen existing edge of the same graph
-        u = _rand(num_new, device, generator, torch.float64)
-        e_g = layout.edge_counts[new_graph]
-        pick = layout.edge_ptr[new_graph] + torch.minimum(
-            (u * e_g.to(torch.float64)).long(), (e_g - 1).clamp(min=0)
-        )
-    else:
-        pick = None
+    # one attribute row per new pair; both directions of an undirected pair share it
+    added = {
+        key: _new_edge_attrs(data[key], layout, new_graph, fill, generator)
+        for key in layout.edge_keys
+    }
     if undirected:
         src_new = torch.stack([new_a, new_b], 1).view(-1)
         dst_new = torch.stack([new_b, new_a], 1).view(-1)
         graph_new = new_graph.repeat_interleave(2)
-        pick = None if pick is None else pick.repeat_interleave(2)
-        rows = 2 * num_new
+        added = {key: rows.repeat_interleave(2, dim=0) for key, rows in added.items()}
     else:
-        src_new, dst_new, graph_new, rows = new_a, new_b, new_graph, num_new
+        src_new, dst_new, graph_new = new_a, new_b, new_graph
     new_ei = torch.cat([ei.index_select(1, kept), torch.stack([src_new, dst_new])], 1)
     order = None
-    if layout.batched and rows > 0:
+    if layout.batched and graph_new.numel() > 0:
         order = torch.argsort(torch.cat([layout.edge_graph[kept], graph_new]), stable=True)
         new_ei = new_ei.index_select(1, order)
     edge_values = {}
     for key in layout.edge_keys:
-        value = data[key]
-        added = value.index_select(0, pick) if pick is not None else _fill_rows(
-            0 if fill is None else fill, value, rows
-        )
-        merged = torch.cat([value.index_select(0, kept), added], 0)
+        merged = torch.cat([data[key].index_select(0, kept), added[key]], 0)
         edge_values[key] = merged if order is None else merged.index_select(0, order)
     return _rebuild(data, layout, edge_index=new_ei, edge_values=edge_values)
 
 
-def _check_ratio(name: str, value: float, high: float | None = 1.0, closed: bool = True) -> None:
+def _check_ratio(
+    name: str, value: float, high: float | None = 1.0, closed: bool = True
+) -> None:
     if high is None:
         if not value >= 0.0:
             raise ValueError(f"{name} must be >= 0, got {value}")
@@ -628,7 +654,14 @@ def _check_ratio(name: str, value: float, high: float | None = 1.0, closed: bool
         raise ValueError(f"{name} must be in [0, {high:g}{']' if closed else ')'}, got {value}")
 
 
-def _maybe_counts(out: Data, counts: dict[str, Tensor], return_counts: bool):
+def _check_fill(fill: Fill) -> None:
+    if isinstance(fill, str) and fill != "marginal":
+        raise ValueError(f"fill must be None, 'marginal' or a value, got {fill!r}")
+
+
+def _maybe_counts(
+    out: Data, counts: dict[str, Tensor], return_counts: bool
+) -> Data | tuple[Data, dict[str, Tensor]]:
     return (out, counts) if return_counts else out
 
 
@@ -702,14 +735,17 @@ def edge_add(
         data: a ``Data`` or ``Batch``.
         p: number of new edges as a fraction of ``m_g`` (>= 0; may exceed 1).
         undirected: add ``{a, b}`` as two directed edges and never duplicate a pair.
-        fill: edge-level attributes of new edges. ``None``: copy them from a uniformly
-            chosen existing edge of the same graph (both directions get the same copy);
-            otherwise a value broadcast to each edge attribute's row shape (e.g. an
-            "unknown bond" index).
+        fill: edge-level attributes of new edges (both directions of a pair get the same).
+            ``None``: the attributes of a uniformly chosen existing edge of the same graph;
+            ``"marginal"``: every attribute column drawn independently from the batch's
+            edges (the batch's per-feature marginals, as D-SLA/GraphCL-style samplers use
+            the corpus's); otherwise a value broadcast to each edge attribute's row shape
+            (e.g. an "unknown bond" index).
         generator: source of randomness.
         return_counts: also return ``{"added": [B]}`` edges (pairs) added per graph.
     """
     _check_ratio("p", p, high=None)
+    _check_fill(fill)
     layout = graph_layout(data)
     pairs = _edge_pairs(layout, data.edge_index, undirected)
     wanted = _floor_count(p, pairs.counts)
@@ -744,6 +780,7 @@ def edge_perturb(
     _check_ratio("p", p)
     if add_p is not None:
         _check_ratio("add_p", add_p, high=None)
+    _check_fill(fill)
     layout = graph_layout(data)
     ei = data.edge_index
     pairs = _edge_pairs(layout, ei, undirected)
@@ -818,13 +855,17 @@ def feature_mask(
     x = getattr(data, key, None)
     if not isinstance(x, Tensor):
         raise ValueError(f"data has no node attribute {key!r} to mask")
+    if isinstance(value, str):
+        raise ValueError(f"value must be None, a scalar or a row, got {value!r}")
     if value is None and not torch.is_floating_point(x):
         raise ValueError(
             f"data.{key} is {x.dtype} (categorical): pass value= (a mask token) instead of noise"
         )
     layout = graph_layout(data)
     if x.size(0) != layout.num_nodes:
-        raise ValueError(f"data.{key} has {x.size(0)} rows, expected one per node ({layout.num_nodes})")
+        raise ValueError(
+            f"data.{key} has {x.size(0)} rows, expected one per node ({layout.num_nodes})"
+        )
     device = x.device
     k = _floor_count(p, layout.node_counts)
     rank = segment_rank(layout.batch, layout.num_graphs, _rand(layout.num_nodes, device, generator))

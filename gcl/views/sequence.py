@@ -158,7 +158,8 @@ def seq_reorder(
     cols = torch.arange(width, device=seqs.device)
     in_window = (cols >= start.unsqueeze(1)) & (cols < (start + w).unsqueeze(1))
     # Window keys lie in [start, start + w), disjoint from the other columns' own indices.
-    inside = start.unsqueeze(1).to(torch.float64) + _rand(tuple(seqs.shape), seqs, generator) * w.unsqueeze(1)
+    u = _rand(tuple(seqs.shape), seqs, generator)
+    inside = start.unsqueeze(1).to(torch.float64) + u * w.unsqueeze(1)
     keys = torch.where(in_window, inside, cols.to(torch.float64).expand(seqs.shape))
     return seqs.gather(1, torch.argsort(keys, dim=1, stable=True))
 
@@ -215,7 +216,8 @@ def seq_random_augment(
     for name, value in (("eta", eta), ("gamma", gamma), ("beta", beta)):
         _check_fraction(name, value)
     if ops is None:
-        ops = _uniform_int(torch.full((seqs.size(0),), NUM_SEQ_OPS, device=seqs.device), seqs, generator)
+        choices = torch.full((seqs.size(0),), NUM_SEQ_OPS, device=seqs.device)
+        ops = _uniform_int(choices, seqs, generator)
     else:
         ops = torch.as_tensor(ops, dtype=torch.long, device=seqs.device).view(-1)
         if ops.numel() != seqs.size(0):
@@ -249,7 +251,8 @@ def seq_augment_pair(
     _check_seqs(seqs)
     b = seqs.size(0)
     first = _uniform_int(torch.full((b,), NUM_SEQ_OPS, device=seqs.device), seqs, generator)
-    second = (first + 1 + _uniform_int(torch.full((b,), 2, device=seqs.device), seqs, generator)) % NUM_SEQ_OPS
+    shift = 1 + _uniform_int(torch.full((b,), 2, device=seqs.device), seqs, generator)
+    second = (first + shift) % NUM_SEQ_OPS
     short = seq_lengths(seqs, pad) <= 1
     ops = torch.stack([first, second], 1).masked_fill(short.unsqueeze(1), IDENTITY)
     kwargs = dict(eta=eta, gamma=gamma, beta=beta, pad=pad, generator=generator)

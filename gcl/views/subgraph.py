@@ -44,6 +44,26 @@ def _start_nodes(layout: GraphLayout, generator: torch.Generator | None) -> tupl
     return layout.ptr[:-1] + local, n > 0
 
 
+def _reachable(
+    layout: GraphLayout, src: Tensor, dst: Tensor, seeds: Tensor, hops: int | None = None
+) -> Tensor:
+    """``[N]`` bool: nodes reached from ``seeds`` by at most ``hops`` edges (all if ``None``).
+
+    One scatter over the edges per hop; stops early once nothing new is reached.
+    """
+    reached = torch.zeros(layout.num_nodes, dtype=torch.bool, device=layout.batch.device)
+    reached[seeds] = True
+    hop = 0
+    while hops is None or hop < hops:
+        nxt = reached.clone()
+        nxt[dst[reached[src]]] = True
+        if torch.equal(nxt, reached):
+            break
+        reached = nxt
+        hop += 1
+    return reached
+
+
 def _check_subgraph_args(keep_ratio: float, extra_nodes: int) -> None:
     _check_ratio("keep_ratio", keep_ratio)
     if int(extra_nodes) != extra_nodes or extra_nodes < 0:
@@ -66,17 +86,18 @@ def random_walk_subgraph(
     extra_nodes, 1, n_g)`` nodes. Its walker starts at a uniform node and, at every step,
     moves to a uniformly chosen out-neighbour of its current node (with probability
     ``restart`` it jumps back to its start instead); the walk of ``g`` stops as soon as it
-    has visited ``t_g`` distinct nodes. A walker on a node without out-neighbours stops
-    there. After ``max_steps`` steps every walk stops, so a graph whose reachable part is
-    smaller than ``t_g`` (or that is slow to explore) keeps fewer nodes: the ``kept``
-    counts say how many.
+    has visited ``min(t_g, r_g)`` distinct nodes, ``r_g`` being the number of nodes its
+    start can reach (so a start in a small component keeps that component). A walker on a
+    node without out-neighbours stops there. After ``max_steps`` steps every walk stops, so
+    a graph slow to explore (or, on a directed graph, a walker trapped in a small sink) may
+    keep fewer nodes: the ``kept`` counts say how many.
 
     Args:
         data: a ``Data`` or ``Batch``.
         keep_ratio: fraction of each graph's nodes to keep, in [0, 1].
         extra_nodes: added to every target (GraphCL's transfer code keeps
             ``int(0.2 n) + 1``: ``keep_ratio=0.2, extra_nodes=1``).
-        max_steps: walk length limit (default ``16 * max_g t_g``).
+        max_steps: walk length limit (default ``100 * max_g t_g + 100``).
         restart: restart probability per step, in [0, 1).
         generator: source of randomness.
         return_counts: also return ``{"kept": [B]}`` nodes kept per graph.
@@ -89,12 +110,16 @@ def random_walk_subgraph(
     device = layout.batch.device
     target = _targets(layout, keep_ratio, extra_nodes)
     start, nonempty = _start_nodes(layout, generator)
+    src, dst = data.edge_index[0], data.edge_index[1]
+    # a walk can only visit what its start reaches: cap the targets so that walks stuck in
+    # a small component stop at once instead of running to the step limit
+    reach = _reachable(layout, src, dst, start[nonempty])
+    target = torch.minimum(target, torch.bincount(layout.batch[reach], minlength=layout.num_graphs))
     if max_steps is None:
-        steps = 16 * int(target.max()) if layout.num_graphs else 0
+        steps = 100 * int(target.max()) + 100 if layout.num_graphs else 0
     else:
         steps = int(max_steps)
 
-    src, dst = data.edge_index[0], data.edge_index[1]
     order = torch.argsort(src, stable=True)
     nbr = dst[order]
     rowptr = _ptr_from_counts(torch.bincount(src, minlength=layout.num_nodes))
@@ -166,15 +191,8 @@ def khop_subgraph(
                 f"seeds[{g}] = {int(seeds[g])} is not a node of graph {g} "
                 f"(nodes {int(layout.ptr[g])}..{int(layout.ptr[g + 1]) - 1})"
             )
-    reached = torch.zeros(layout.num_nodes, dtype=torch.bool, device=device)
-    reached[seeds[nonempty]] = True
     src, dst = data.edge_index[0], data.edge_index[1]
-    for _ in range(int(num_hops)):
-        nxt = reached.clone()
-        nxt[dst[reached[src]]] = True
-        if torch.equal(nxt, reached):
-            break
-        reached = nxt
+    reached = _reachable(layout, src, dst, seeds[nonempty], int(num_hops))
     count = torch.bincount(layout.batch[reached], minlength=layout.num_graphs)
     return _maybe_counts(_induced(data, layout, reached), {"kept": count}, return_counts)
 

@@ -115,7 +115,8 @@ class FeatureMask(_View):
 
 
 class RandomWalkSubgraph(_View):
-    """Nodes visited by one random walk per graph (:func:`gcl.views.subgraph.random_walk_subgraph`)."""
+    """Nodes visited by one random walk per graph
+    (:func:`gcl.views.subgraph.random_walk_subgraph`)."""
 
     _fn = staticmethod(random_walk_subgraph)
 
@@ -133,7 +134,8 @@ class RandomWalkSubgraph(_View):
 
 
 class KHopSubgraph(_View):
-    """The ``num_hops``-hop ball of a random seed per graph (:func:`gcl.views.subgraph.khop_subgraph`)."""
+    """The ``num_hops``-hop ball of a random seed per graph
+    (:func:`gcl.views.subgraph.khop_subgraph`)."""
 
     _fn = staticmethod(khop_subgraph)
 
@@ -253,11 +255,10 @@ class RandomChoice:
         self.transforms = list(transforms)
         if not self.transforms:
             raise ValueError("transforms must not be empty")
-        weights = torch.ones(len(self.transforms)) if p is None else torch.as_tensor(p, dtype=torch.float64)
-        if weights.shape != (len(self.transforms),) or bool((weights < 0).any()) or float(weights.sum()) <= 0:
-            raise ValueError(
-                f"p must hold {len(self.transforms)} non-negative weights with a positive sum, got {p}"
-            )
+        k = len(self.transforms)
+        weights = torch.ones(k) if p is None else torch.as_tensor(p, dtype=torch.float64)
+        if weights.shape != (k,) or bool((weights < 0).any()) or float(weights.sum()) <= 0:
+            raise ValueError(f"p must hold {k} non-negative weights with a positive sum, got {p}")
         self.p = weights.to(torch.float64) / weights.sum()
         self.per_graph = per_graph
 

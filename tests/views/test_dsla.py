@@ -108,7 +108,6 @@ def check_candidates(batch: Batch, out, *, num_candidates: int = 5, num_hops: in
     in_attr = {(min(u, v), max(u, v)): tuple(a) for (u, v), a in
                zip(map(tuple, batch.edge_index.T.tolist()), batch.edge_attr.tolist())}
     token = [MASK_ATOM_TYPE] + [0] * (batch.x.size(1) - 1)
-    levels = list(range(1, C - 1 if strong else C))
     for g in range(B):
         lo_, hi_ = ptr[g], ptr[g + 1]
         n = hi_ - lo_
@@ -180,7 +179,6 @@ def check_candidates(batch: Batch, out, *, num_candidates: int = 5, num_hops: in
             assert bool(out.capped[gid]) == (n_del_sel < p or n_add_sel < p)
             want_e = claimed if edit_unit == "edits" else claimed / 2
             assert float(out.edit[gid]) == pytest.approx(want_e)
-    del levels
 
 
 # --------------------------------------------------------------------------- tests
@@ -376,3 +374,15 @@ def test_bad_input_is_rejected() -> None:
         dsla_candidates(g, edit_unit="pairs")
     with pytest.raises(ValueError, match="added_edge_attr"):
         dsla_candidates(g, added_edge_attr=[torch.ones(3)])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu_with_a_cpu_generator() -> None:
+    batch = random_batch(7)
+    cpu = dsla_candidates(batch, generator=gen(3))
+    gpu = dsla_candidates(batch.to("cuda"), generator=gen(3))
+    for f in ("x", "edge_index", "edge_attr", "graph_id", "edit", "n_deleted", "n_added", "masked", "center"):
+        assert torch.equal(getattr(gpu, f).cpu(), getattr(cpu, f)), f
+    out = dsla_candidates(batch.to("cuda"), generator=gen(4))
+    check_candidates(batch, out._replace(**{
+        f: getattr(out, f).cpu() for f in out._fields if torch.is_tensor(getattr(out, f))}))

@@ -43,7 +43,9 @@ def gen(seed: int) -> torch.Generator:
 # --------------------------------------------------------------------------- test graphs
 
 
-def make_graph(n: int, pairs: list[tuple[int, int]], offset: int, index: int, directed: bool = False) -> Data:
+def make_graph(
+    n: int, pairs: list[tuple[int, int]], offset: int, index: int, directed: bool = False
+) -> Data:
     """Graph with nodes tagged ``offset + i`` and edges tagged by their tagged endpoints."""
     if directed:
         edges = sorted({(u % n, v % n) for u, v in pairs if u % n != v % n}) if n else []
@@ -89,7 +91,8 @@ def assert_untouched(data: Data, snap: dict) -> None:
     assert now.keys() == snap.keys()
     for key, value in snap.items():
         if key == "_slices":
-            assert {k: v.tolist() for k, v in now[key].items()} == {k: v.tolist() for k, v in value.items()}
+            listed = {k: v.tolist() for k, v in value.items()}
+            assert {k: v.tolist() for k, v in now[key].items()} == listed
         elif isinstance(value, torch.Tensor):
             assert torch.equal(now[key], value), key
         else:
@@ -260,6 +263,26 @@ def test_edge_add_fill_and_large_sparse_graphs() -> None:
     check_added(data, out, c["added"], [118, 0, 4], fill=[-1, -1])
     with pytest.raises(ValueError, match="fill of shape"):
         edge_add(data, 0.5, fill=torch.zeros(3), generator=gen(0))
+    with pytest.raises(ValueError, match="fill must be None, 'marginal' or a value"):
+        edge_add(data, 0.5, fill="mean")
+
+
+def test_edge_add_marginal_fill_draws_each_column_from_the_batch() -> None:
+    data = make_batch([(30, [(i, i + 1) for i in range(29)]), (20, [(i, 2 * i + 1) for i in range(19)])])
+    data.edge_attr = torch.stack([data.edge_attr[:, 0], data.edge_attr[:, 1] + 1000], 1)
+    out, c = edge_add(data, 3.0, fill="marginal", generator=gen(1), return_counts=True)
+    assert_valid(out, 2)
+    old = set(map(tuple, data.edge_attr.tolist()))
+    lay_in, lay_out = graph_layout(data), graph_layout(out)
+    new = []  # each graph's edges: its input edges first, then the new ones
+    for g in range(2):
+        start = int(lay_out.edge_ptr[g]) + int(lay_in.edge_counts[g])
+        new += list(map(tuple, out.edge_attr[start : lay_out.edge_ptr[g + 1]].tolist()))
+    assert len(new) == 2 * int(c["added"].sum()) > 100
+    col0, col1 = set(data.edge_attr[:, 0].tolist()), set(data.edge_attr[:, 1].tolist())
+    assert all(a in col0 and b in col1 for a, b in new)
+    # columns are drawn independently: many new rows are not rows of any input edge
+    assert sum(row not in old for row in new) > len(new) // 2
 
 
 def test_edge_add_is_uniform_over_non_edges() -> None:
@@ -537,3 +560,37 @@ def test_molbace_batch_all_views(molbace: Batch) -> None:
     assert_untouched(data, snap)
     again = edge_perturb(data, 0.2, generator=gen(1))
     assert torch.equal(again.edge_index, edge_perturb(data, 0.2, generator=gen(1)).edge_index)
+
+
+# --------------------------------------------------------------------------- regressions, devices
+
+
+def test_node_level_x_when_nodes_equal_edges() -> None:
+    # 4 nodes and 4 edge columns (two self-loops): x must still be read as node-level
+    data = make_batch([(4, [(0, 0), (0, 1), (1, 1)])])
+    lay = graph_layout(data)
+    assert "x" in lay.node_keys and "edge_attr" in lay.edge_keys and "y" in lay.graph_keys
+    out = feature_mask(data, 0.5, value=-1.0, generator=gen(0))
+    assert int((out.x == -1).all(1).sum()) == 2
+    out = node_drop(data, 0.5, generator=gen(0))
+    assert out.x.size(0) == 2 and torch.equal(out.edge_attr, tags_of_edges(out))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize(
+    "view",
+    [
+        lambda d, g: edge_drop(d, 0.3, generator=g),
+        lambda d, g: edge_add(d, 0.5, generator=g),
+        lambda d, g: edge_perturb(d, 0.2, generator=g),
+        lambda d, g: node_drop(d, 0.3, generator=g),
+        lambda d, g: feature_mask(d, 0.3, generator=g),
+    ],
+)
+def test_cuda_view_equals_cpu_view_with_a_cpu_generator(view) -> None:
+    data = make_batch([(12, [(i, 3 * i + 1) for i in range(20)]), (30, [(i, i + 1) for i in range(29)])] * 8)
+    cpu = view(data, gen(11))
+    cuda = view(data.to("cuda"), gen(11))
+    assert cuda.edge_index.is_cuda
+    for key in ("x", "edge_index", "edge_attr", "batch", "ptr"):
+        assert torch.equal(cpu[key], cuda[key].cpu()), key

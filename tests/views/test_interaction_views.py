@@ -185,3 +185,15 @@ def test_bad_arguments() -> None:
         InteractionViews(torch.zeros(3, 3))
     with pytest.raises(ValueError, match="keep"):
         views.adjacency(torch.ones(3, dtype=torch.bool))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu_with_a_cpu_generator() -> None:
+    g = tiny_graph(5)
+    cpu = InteractionViews(g)
+    gpu = InteractionViews(g.to("cuda"))
+    for name in ("edge_dropout", "node_dropout"):
+        a = getattr(cpu, name)(0.3, gen(1))
+        b = getattr(gpu, name)(0.3, gen(1))
+        assert b.device.type == "cuda"
+        torch.testing.assert_close(b.to_dense().cpu(), a.to_dense())

@@ -156,3 +156,15 @@ def test_bad_arguments() -> None:
         view.propagate_items(torch.zeros(30, 2, dtype=A.dtype))
     with pytest.raises(ValueError, match="graph"):
         normalized_interaction_matrix(torch.zeros(3, 3))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_factorisation_and_propagation() -> None:
+    A = low_rank().float()
+    view = SVDView(A.to_sparse_csr().to("cuda"), rank=3, niter=4, generator=torch.Generator("cuda").manual_seed(0))
+    assert view.u.device.type == "cuda"
+    torch.testing.assert_close(view.reconstruct().cpu(), A, rtol=1e-3, atol=1e-3)
+    again = SVDView(A.to_sparse_csr().to("cuda"), rank=3, niter=4, generator=torch.Generator("cuda").manual_seed(0))
+    assert torch.equal(view.s, again.s)
+    e = torch.randn(30, 4, device="cuda")
+    torch.testing.assert_close(view.propagate_users(e), view.reconstruct() @ e, rtol=1e-4, atol=1e-4)
