@@ -29,7 +29,40 @@ def _grace_section(r: dict) -> list[str]:
     return lines
 
 
-SECTIONS = {"grace_cora.json": _grace_section}
+def _views_section(r: dict) -> list[str]:
+    lines = [f"## {r['title']}", "",
+             f"Command: `{r['command']}`  ", f"Data: {r['dataset']} ({r['num_nodes']} nodes, "
+             f"{r['num_edges']} directed edges).  ",
+             f"Timing: {r['timing']}.  ", f"Baseline: {r['baseline']}.  ",
+             f"Device: {r['device']}, {r['torch_threads']} torch thread(s), torch {r['torch']}, "
+             f"1-min load average during the run {r['load_average_1min']:.2f}.", "",
+             "| view | ours (ms) | per-graph loop (ms) | speed-up | target |", "|---|---|---|---|---|"]
+    for name, op in r["ops"].items():
+        met = r["targets"].get(f"{name} >= {r['target_speedup']:g}x")
+        lines.append(f"| `{op['ours']}` ({op['settings']}) | {op['ours_ms']:.2f} | {op['loop_ms']:.1f} | "
+                     f"{op['speedup']:.1f}x | >= {r['target_speedup']:g}x: {'met' if met else 'MISSED'} |")
+    return lines + [""]
+
+
+def _infonce_memory_section(r: dict) -> list[str]:
+    dev = r["device"]
+    lines = [f"## {r['title']}", "", f"Command: `{r['command'].strip()}`  ",
+             f"Protocol: {r['protocol']}.  ",
+             f"Device: {dev['device']}, {dev['cpu_threads']} threads, torch {r['versions']['torch']}. "
+             f"Target: {r['target']}.", "",
+             "| N | d | mode | chunk | peak memory (MiB) | forward + backward (s) |", "|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        if row["status"] == "ok":
+            lines.append(f"| {row['N']:,} | {row['d']} | {row['mode']} | {row['chunk'] or '-'} | "
+                         f"{row['peak_mib']:,.0f} | {row['time_s']:.1f} |")
+        else:
+            lines.append(f"| {row['N']:,} | {row['d']} | {row['mode']} | {row.get('chunk') or '-'} | "
+                         f"not run: {row.get('reason', row['status'])} | - |")
+    return lines + [""]
+
+
+SECTIONS = {"grace_cora.json": _grace_section, "views.json": _views_section,
+            "infonce_memory.json": _infonce_memory_section}
 
 
 def write_results_md() -> Path:

@@ -5,6 +5,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gcl.losses.infonce import InfoNCE, info_nce
 from gcl.losses.temperature import Temperature
@@ -198,3 +200,17 @@ def test_adam_lowers_weighted_loss_with_learned_temperature() -> None:
     loss_fn = InfoNCE(0.5, symmetric=False, intra_view=False, chunk_size=7, learn_tau=True)
     losses = adam_losses(lambda: loss_fn(z1, z2, weight=w), [z1, z2, *loss_fn.parameters()])
     assert losses[-1] < losses[0] - 0.3
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(2, 20), m_extra=st.integers(0, 5), chunk=st.integers(1, 25), seed=st.integers(0, 1000))
+def test_weighted_chunking_never_changes_the_result(n: int, m_extra: int, chunk: int, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    z1 = torch.randn(n, 3, generator=g, dtype=torch.float64)
+    z2 = torch.randn(n + m_extra, 3, generator=g, dtype=torch.float64)
+    pos = torch.randint(0, n + m_extra, (n,), generator=g)
+    w = torch.rand(n, n + m_extra, generator=g, dtype=torch.float64) + 0.1
+    kw = dict(pos_index=pos, intra_view=False, weight=w)
+    got = value_and_grads(lambda a, b: info_nce(a, b, 0.5, chunk_size=chunk, **kw), z1, z2)
+    assert_close_all(got, value_and_grads(lambda a, b: info_nce(a, b, 0.5, **kw), z1, z2))
+    assert_close_all(got[:1], (reference_weighted(z1, z2, 0.5, w, pos_index=pos),))

@@ -163,3 +163,27 @@ def test_adam_lowers_meow_objective() -> None:
     fa = f.clone().requires_grad_()
     losses = adam_losses(lambda: meow_info_nce(a, F.normalize(fa, dim=1), labels, 0.4, chunk_size=20), [fa])
     assert losses[-1] < losses[0] - 0.3
+
+
+def test_adameow_chunked_keeps_no_pair_sized_tensor() -> None:
+    """Outside the checkpointed blocks autograd keeps O(N h) tensors, not N x N x h ones."""
+    n = 40
+    torch.manual_seed(9)
+    net = AdaMEOWWeightNet(D, 16)
+    f, a, _ = views(n=n, seed=9, dtype=torch.float32)
+    f.requires_grad_()
+
+    def largest_saved(chunk_size):
+        sizes = []
+
+        def pack(t):
+            sizes.append(t.numel())
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = adameow_loss(f, a, net, 1.0, chunk_size=chunk_size)
+        loss.backward()
+        return max(sizes)
+
+    assert largest_saved(None) >= n * n * 16
+    assert largest_saved(8) <= n * 16
