@@ -23,10 +23,11 @@ is one element.
 nodes; edge-level attributes (``edge_attr``, ``edge_weight``, ...) follow their edges; what
 an augmentation does not change is shared with the input, never copied and never written.
 Added edges get the attributes of a uniformly chosen existing edge of the same graph, the
-batch's per-column marginals (``fill="marginal"``) or a given ``fill`` value. A key is node-level if its first dimension has one row per node,
-edge-level if its name contains ``"edge"`` and it has one row per edge (on a ``Batch``, the
-per-graph slices recorded by ``from_data_list`` decide, so graph-level ``y`` is never mistaken
-for a node or edge attribute).
+batch's per-column marginals (``fill="marginal"``) or a given ``fill`` value. A key is
+node-level if its first dimension has one row per node, edge-level if its name contains
+``"edge"`` and it has one row per edge (on a ``Batch``, the per-graph slices recorded by
+``from_data_list`` decide, so graph-level ``y`` is never mistaken for a node or edge
+attribute).
 
 **Output.** A new object of the input's class: the input is never modified. On a batch,
 ``batch``, ``ptr``, ``num_nodes`` and the per-graph slices are updated, so
@@ -36,9 +37,15 @@ for a node or edge attribute).
 generator state gives the same view. Every function can also return the per-graph counts it
 actually applied (``return_counts=True``).
 
-**Vectorised.** No Python loop over graphs, nodes or edges: a uniform choice of ``k_g`` of
-the ``n_g`` elements of every graph is a *segment rank* (random keys, sort by key, then a
-stable sort by graph, rank = position - first position of the graph; keep ``rank < k_g``).
+**Vectorised.** No Python loop over graphs, nodes or edges. Node pairs are positions on a
+*pair line* (the ``n (n + 1) / 2`` unordered or ``n^2`` ordered pairs of every graph, graph
+after graph), kept in a dense table where that is small against the input (sorted
+otherwise): one ``scatter_reduce`` finds the distinct pairs of all graphs. Edges to drop and
+pairs to add are drawn for all graphs at once by sequential rejection
+(:func:`gcl.views._segments.rejection_rounds`: i.i.d. uniform candidates, the first ``k_g``
+acceptable distinct ones kept, a uniform sample without replacement). Node drop and
+feature masking keep the ``k_g`` smallest random keys of every graph (:func:`segment_rank`,
+one sort).
 """
 from __future__ import annotations
 
@@ -50,6 +57,18 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from gcl.views._segments import (
+    RejectionFamily,
+    SlotTable,
+    SubsetFamily,
+    ptr_from_counts,
+    rejection_rounds,
+    segment_rank,
+    segment_subset_mask,
+    uniform,
+    uniform_index,
+)
+
 #: Attributes of added edges: ``None`` (copy a random edge of the same graph), ``"marginal"``
 #: (each column from its own random edge of the batch), or a scalar / tensor broadcast to a
 #: row. For node features (:func:`feature_mask`): a scalar or a row.
@@ -57,121 +76,18 @@ Fill = Union[float, int, Tensor, str, None]
 
 _SKIP_KEYS = {"edge_index", "batch", "ptr", "num_nodes"}
 
-# Below this many candidate non-edges a graph's new edges are drawn by enumerating all of
-# them; above it, by rejection sampling (see _sample_distinct).
-_DENSE_SLACK = 64
-
 
 # ---------------------------------------------------------------------------------------
 # Randomness and segment helpers
 # ---------------------------------------------------------------------------------------
 
-
-def _rand(
-    n: int,
-    device: torch.device,
-    generator: torch.Generator | None,
-    dtype: torch.dtype = torch.float32,
-) -> Tensor:
-    """``n`` uniform [0, 1) numbers on ``device``, drawn on the generator's own device."""
-    dev = generator.device if generator is not None else device
-    return torch.rand(n, generator=generator, device=dev, dtype=dtype).to(device)
+_rand = uniform
+_ptr_from_counts = ptr_from_counts
 
 
 def _floor_count(ratio: float, sizes: Tensor) -> Tensor:
     """``floor(ratio * sizes)`` in float64, equal to Python's ``int(ratio * size)``."""
     return torch.floor(sizes.to(torch.float64) * ratio).to(torch.long)
-
-
-def _ptr_from_counts(counts: Tensor) -> Tensor:
-    ptr = counts.new_zeros(counts.numel() + 1)
-    torch.cumsum(counts, 0, out=ptr[1:])
-    return ptr
-
-
-def segment_rank(group: Tensor, num_groups: int, keys: Tensor) -> Tensor:
-    """Rank of every element among the elements of its group, in increasing ``keys``.
-
-    With uniform random ``keys`` the ranks of each group are a uniform random permutation,
-    so ``rank < k[group]`` picks ``k[g]`` elements of group ``g`` uniformly without
-    replacement. Give ineligible elements a key above every other (e.g. 2.0) to rank them
-    last.
-
-    Args:
-        group: ``[M]`` long, the group of every element, in ``[0, num_groups)``.
-        num_groups: number of groups ``G``.
-        keys: ``[M]`` float sort keys.
-
-    Returns:
-        ``[M]`` long: ``rank[i] = #{j : group[j] = group[i], (keys[j], j) < (keys[i], i)}``.
-    """
-    m = group.numel()
-    if m == 0:
-        return group.new_zeros(0)
-    order = torch.argsort(keys, stable=True)
-    order = order[torch.argsort(group[order], stable=True)]
-    counts = torch.bincount(group, minlength=num_groups)
-    starts = torch.cumsum(counts, 0) - counts
-    rank = torch.empty_like(group)
-    rank[order] = torch.arange(m, device=group.device) - starts[group[order]]
-    return rank
-
-
-def _sample_distinct(
-    sizes: Tensor, counts: Tensor, generator: torch.Generator | None
-) -> tuple[Tensor, Tensor]:
-    """Draw ``counts[g]`` distinct integers uniformly from ``[0, sizes[g])`` for every group.
-
-    Groups with few candidates (``sizes <= 4 * counts + 64``) enumerate them all and keep a
-    segment-rank choice. The others draw with replacement (float64 uniforms), drop
-    duplicates, keep a random ``counts[g]``-subset of what they have, and draw again for
-    the groups still short; the process is symmetric in the candidates, so the result is
-    a uniform ``counts[g]``-subset. Needs ``counts <= sizes``.
-
-    Returns:
-        ``(group, value)``, both ``[sum(counts)]`` long.
-    """
-    device = sizes.device
-    num_groups = sizes.numel()
-    groups = torch.arange(num_groups, device=device)
-    out_g: list[Tensor] = []
-    out_v: list[Tensor] = []
-    dense = (counts > 0) & (sizes <= 4 * counts + _DENSE_SLACK)
-    sparse = (counts > 0) & ~dense
-    if bool(dense.any()):
-        dsizes = torch.where(dense, sizes, torch.zeros_like(sizes))
-        g = torch.repeat_interleave(groups, dsizes)
-        starts = torch.cumsum(dsizes, 0) - dsizes
-        v = torch.arange(g.numel(), device=device) - starts[g]
-        rank = segment_rank(g, num_groups, _rand(g.numel(), device, generator))
-        pick = rank < counts[g]
-        out_g.append(g[pick])
-        out_v.append(v[pick])
-    if bool(sparse.any()):
-        ptr = _ptr_from_counts(sizes)
-        chosen = sizes.new_zeros(0)
-        chosen_g = sizes.new_zeros(0)
-        while True:
-            have = torch.bincount(chosen_g, minlength=num_groups)
-            need = torch.where(sparse, counts - have, torch.zeros_like(counts))
-            if not bool((need > 0).any()):
-                break
-            draws = torch.where(need > 0, 2 * need + 8, torch.zeros_like(need))
-            g = torch.repeat_interleave(groups, draws)
-            u = _rand(g.numel(), device, generator, torch.float64)
-            v = torch.minimum((u * sizes[g].to(torch.float64)).to(torch.long), sizes[g] - 1)
-            cand = torch.unique(torch.cat([chosen, ptr[g] + v]))
-            cand_g = torch.searchsorted(ptr, cand, right=True) - 1
-            rank = segment_rank(cand_g, num_groups, _rand(cand.numel(), device, generator))
-            pick = rank < counts[cand_g]
-            chosen, chosen_g = cand[pick], cand_g[pick]
-        out_g.append(chosen_g)
-        out_v.append(chosen - ptr[chosen_g])
-    if not out_g:
-        empty = sizes.new_zeros(0)
-        return empty, empty
-    return torch.cat(out_g), torch.cat(out_v)
-
 
 # ---------------------------------------------------------------------------------------
 # Layout of a Data / Batch
@@ -281,7 +197,7 @@ def graph_layout(data: Data) -> GraphLayout:
         num_graphs = 1
         batch = torch.zeros(num_nodes, dtype=torch.long, device=device)
         ptr = torch.tensor([0, num_nodes], dtype=torch.long, device=device)
-    edge_graph = batch[edge_index[0]]
+    edge_graph = batch.index_select(0, edge_index[0])
     edge_ptr = _ptr_from_counts(torch.bincount(edge_graph, minlength=num_graphs))
     keys = _classify(
         data, num_nodes, edge_index.size(1), num_graphs, batched, ptr, edge_ptr
@@ -298,12 +214,14 @@ def _rebuild(
     node_index: Tensor | None = None,
     node_values: dict[str, Tensor] | None = None,
     batch: Tensor | None = None,
+    edge_ptr: Tensor | None = None,
 ) -> Data:
     """A shallow copy of ``data`` with new nodes/edges, batch bookkeeping fixed up.
 
     ``node_index`` gathers every node-level attribute (``None``: nodes unchanged);
     ``node_values`` replaces single node-level attributes; ``batch`` is the new graph of
-    every node (required when ``node_index`` is given). Edges must be grouped by graph.
+    every node (required when ``node_index`` is given). Edges must be grouped by graph;
+    ``edge_ptr`` (``[B + 1]``), when known, saves counting the new edges per graph.
     """
     out = copy.copy(data)
     nodes_changed = node_index is not None or batch is not None
@@ -331,8 +249,9 @@ def _rebuild(
         ptr = layout.ptr
     slice_dict = getattr(data, "_slice_dict", None) if layout.batched else None
     if slice_dict is not None:
-        edge_graph = new_batch[edge_index[0]]
-        edge_ptr = _ptr_from_counts(torch.bincount(edge_graph, minlength=layout.num_graphs))
+        if edge_ptr is None:
+            edge_graph = new_batch[edge_index[0]]
+            edge_ptr = _ptr_from_counts(torch.bincount(edge_graph, minlength=layout.num_graphs))
         new_slices = dict(slice_dict)
         for key in layout.node_keys:
             new_slices[key] = ptr.cpu()
@@ -472,90 +391,259 @@ def merge_graph_views(data: Data, views: list[Data], graph_ids: list[Tensor]) ->
 
 
 # ---------------------------------------------------------------------------------------
-# Edge pairs
+# Edge pairs and the pair line
 # ---------------------------------------------------------------------------------------
+
+# The pair line of a batch is a dense table when it has at most this many slots per input
+# node + edge (plus a constant); above that, a sorted list of the existing pairs.
+_DENSE_LINE_FACTOR = 16
+_DENSE_LINE_MIN = 1 << 16
+
+
+class _PairLine:
+    """The set of node pairs that are edges, as positions on the batch's *pair line*.
+
+    Every graph ``g`` owns ``S_g`` consecutive positions: ``n (n + 1) / 2`` unordered
+    pairs ``a <= b`` (local ids) at ``b (b + 1) / 2 + a`` if undirected, ``n^2`` ordered
+    pairs at ``a n + b`` otherwise (self-loops included). ``position(a, b)`` of global node
+    ids is ``base[b] + a`` (undirected, ``a <= b``) or ``base[a] + b``.
+
+    Membership is a dense :class:`SlotTable` over the ``L = sum S_g`` positions (an edge's
+    entry: the pair's first edge column) when ``L`` is small against the input, else the
+    sorted positions of the pairs (``searchsorted``); both give the same answers. Built by
+    :func:`_edge_pairs`.
+    """
+
+    def __init__(self, base: Tensor, size: int, undirected: bool, dense: bool) -> None:
+        self.base = base
+        self.size = size
+        self.undirected = undirected
+        self.dense = dense
+        self.slots: SlotTable | None = None
+        self.keys: Tensor | None = None
+
+    def position(self, a: Tensor, b: Tensor) -> Tensor:
+        """Positions of the pairs ``(a, b)`` (global node ids; ``a <= b`` if undirected)."""
+        if self.undirected:
+            return self.base.index_select(0, b).add_(a)
+        return self.base.index_select(0, a).add_(b)
+
+    def build(self, pos: Tensor, cols: Tensor) -> Tensor:
+        """Store the edge positions ``pos`` ``[E]`` (``cols = arange(E)``, int32 if ``E <
+        2^30``, else int64); return every column's pair representative ``rep[e]`` (of
+        ``cols``' dtype) = the first column with the same position."""
+        if self.dense:
+            self.slots = SlotTable(self.size, pos.device, cols.dtype)
+            self.slots.table.scatter_reduce_(0, pos, cols, "amin")
+            return self.slots.table.index_select(0, pos)
+        sorted_pos, perm = torch.sort(pos, stable=True)
+        start = torch.ones(pos.numel(), dtype=torch.bool, device=pos.device)
+        start[1:] = sorted_pos[1:] != sorted_pos[:-1]
+        run = torch.cumsum(start, 0) - 1
+        # stable sort: a run's first column is its smallest
+        rep = torch.empty_like(cols).scatter_(0, perm, cols.index_select(0, perm[start][run]))
+        self.keys = sorted_pos[start]
+        return rep
+
+    def contains(self, pos: Tensor) -> Tensor:
+        """``[D]`` bool: the pair at ``pos`` is an edge (or was added)."""
+        if self.slots is not None:
+            return self.slots.occupied(pos)
+        keys = self.keys
+        if keys.numel() == 0:
+            return torch.zeros(pos.shape, dtype=torch.bool, device=pos.device)
+        at = torch.searchsorted(keys, pos).clamp_(max=keys.numel() - 1)
+        return keys.index_select(0, at) == pos
+
+    def fresh(self, pos: Tensor) -> Tensor:
+        """``[D]`` bool: ``pos[i]`` is not an edge and does not occur in ``pos[:i]``."""
+        if self.slots is not None:
+            return self.slots.fresh(pos)
+        d = pos.numel()
+        sorted_pos, perm = torch.sort(pos, stable=True)
+        start = torch.ones(d, dtype=torch.bool, device=pos.device)
+        start[1:] = sorted_pos[1:] != sorted_pos[:-1]
+        first = torch.zeros(d, dtype=torch.bool, device=pos.device)
+        first[perm[start]] = True
+        return first & ~self.contains(pos)
+
+    def add(self, pos: Tensor) -> None:
+        """Mark the (new, distinct) pairs at ``pos`` as edges."""
+        if self.slots is not None:
+            self.slots.take(pos)
+        else:
+            self.keys = torch.sort(torch.cat([self.keys, pos])).values
 
 
 @dataclass(frozen=True)
 class _Pairs:
-    inverse: Tensor  # [E] pair of every edge column
-    lo: Tensor  # [P] first node of every distinct pair (lo <= hi if undirected)
-    hi: Tensor  # [P]
-    graph: Tensor  # [P]
+    pair: Tensor  # [E] pair of every edge column (pairs numbered by first column: by graph)
+    ptr: Tensor  # [B + 1] graph g owns pairs ptr[g] .. ptr[g + 1] - 1
     counts: Tensor  # [B] distinct pairs per graph (m_g)
+    proper: Tensor  # [B] distinct pairs a != b per graph
+    line: _PairLine
 
 
 def _edge_pairs(layout: GraphLayout, edge_index: Tensor, undirected: bool) -> _Pairs:
+    """The distinct pairs of every graph (unordered if ``undirected``) and the pair line.
+
+    Pairs are identified by their pair-line position (see :class:`_PairLine`) and numbered
+    in the order of their first edge column.
+    """
     src, dst = edge_index[0], edge_index[1]
+    device = src.device
+    ptr, batch = layout.ptr, layout.batch
+    start = ptr.index_select(0, batch)
+    # base[i] = line_ptr[g] - ptr[g] + (l (l + 1) / 2 or l n_g) for node i = ptr[g] + l,
+    # line_ptr[g] = sum of S_h over the graphs h < g: a cumulative sum over the nodes
     if undirected:
-        src, dst = torch.minimum(src, dst), torch.maximum(src, dst)
-    n = max(layout.num_nodes, 1)
-    uniq, inverse = torch.unique(src * n + dst, return_inverse=True)
-    lo, hi = uniq // n, uniq % n
-    graph = layout.batch[lo]
-    counts = torch.bincount(graph, minlength=layout.num_graphs)
-    return _Pairs(inverse, lo, hi, graph, counts)
+        base = torch.cumsum(torch.arange(layout.num_nodes, device=device) - start, 0)
+        size = int(base[-1]) + layout.num_nodes if layout.num_nodes else 0
+    else:
+        before = _ptr_from_counts(layout.node_counts.index_select(0, batch))
+        base = before[:-1] - start
+        size = int(before[-1])
+    dense = size <= _DENSE_LINE_FACTOR * (layout.num_nodes + src.numel()) + _DENSE_LINE_MIN
+    line = _PairLine(base, size, undirected, dense)
+    if undirected:
+        pos = line.position(torch.minimum(src, dst), torch.maximum(src, dst))
+    else:
+        pos = line.position(src, dst)
+    cols = torch.arange(
+        src.numel(), device=device, dtype=torch.int32 if src.numel() < 2**30 else torch.long
+    )
+    rep = line.build(pos, cols)
+    is_first = rep == cols
+    csum = _ptr_from_counts(is_first)  # csum[e] = pairs first seen before column e
+    pair_ptr = csum.index_select(0, layout.edge_ptr)
+    counts = pair_ptr[1:] - pair_ptr[:-1]
+    proper = counts
+    loop = src == dst
+    if bool(loop.any()):
+        loops = _ptr_from_counts(is_first & loop).index_select(0, layout.edge_ptr)
+        proper = counts - (loops[1:] - loops[:-1])
+    return _Pairs(csum.index_select(0, rep), pair_ptr, counts, proper, line)
 
 
-def _sample_non_edges(
+class _NonEdgeFamily(RejectionFamily):
+    """Draws of new pairs for :func:`rejection_rounds`: segment ``g`` = graph ``g``, a draw
+    = a uniform proper pair (node ``x``, node ``y != x``; unordered if undirected) of the
+    graph, acceptable if it is not in ``line``."""
+
+    width = 2
+
+    def __init__(
+        self, layout: GraphLayout, line: _PairLine, need: Tensor, total: Tensor, free: Tensor
+    ) -> None:
+        self.n, self.ptr, self.line = layout.node_counts, layout.ptr, line
+        self.need, self.pool, self.free = need, total, free
+
+    def propose(self, seg: Tensor, u: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
+        n = self.n.index_select(0, seg)
+        x = uniform_index(u[0], n)
+        y = uniform_index(u[1], n - 1)
+        y += y >= x
+        if self.line.undirected:
+            x, y = torch.minimum(x, y), torch.maximum(x, y)
+        start = self.ptr.index_select(0, seg)
+        a, b = x.add_(start), y.add_(start)
+        return self.line.position(a, b), (a, b)
+
+    def fresh(self, slots: Tensor) -> Tensor:
+        return self.line.fresh(slots)
+
+    def take(self, slots: Tensor) -> None:
+        self.line.add(slots)
+
+
+def _listed_non_edges(
+    layout: GraphLayout, line: _PairLine, listed: Tensor, k: Tensor,
+    generator: torch.Generator | None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``k[g]`` uniformly chosen free pairs of every graph with ``listed[g]``, from the list
+    of all its free pairs: ``(a, b, graph)``, grouped by graph; ``line`` records them."""
+    device = layout.batch.device
+    n, ptr, batch = layout.node_counts, layout.ptr, layout.batch
+    # every proper pair of the listed graphs: node b with every a < b (undirected) or node
+    # a with every b != a, grouped by graph
+    local = torch.arange(layout.num_nodes, device=device) - ptr.index_select(0, batch)
+    per_node = local if line.undirected else n.index_select(0, batch) - 1
+    per_node = torch.where(listed.index_select(0, batch), per_node, 0)
+    node = torch.repeat_interleave(torch.arange(layout.num_nodes, device=device), per_node)
+    t = torch.arange(node.numel(), device=device)
+    t -= _ptr_from_counts(per_node).index_select(0, node)
+    start = ptr.index_select(0, batch.index_select(0, node))
+    if line.undirected:
+        a, b = start + t, node
+    else:
+        a, b = node, start + t + (t >= local.index_select(0, node)).long()
+    pos = line.position(a, b)
+    ok = ~line.contains(pos)
+    a, b, pos = a.masked_select(ok), b.masked_select(ok), pos.masked_select(ok)
+    g = batch.index_select(0, a)
+    pick = segment_subset_mask(
+        torch.bincount(g, minlength=layout.num_graphs), torch.where(listed, k, 0), generator
+    ).nonzero().view(-1)
+    line.add(pos.index_select(0, pick))
+    return a.index_select(0, pick), b.index_select(0, pick), g.index_select(0, pick)
+
+
+def _sample_edits(
     layout: GraphLayout,
     pairs: _Pairs,
-    wanted: Tensor,
-    undirected: bool,
+    k_drop: Tensor | None,
+    wanted: Tensor | None,
     generator: torch.Generator | None,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Uniformly chosen distinct new node pairs inside every graph.
+) -> tuple[Tensor | None, tuple[Tensor, Tensor, Tensor, Tensor] | None]:
+    """Pairs to drop and new pairs to add, per graph, drawn in shared rejection rounds.
 
-    Graph ``g`` gets ``min(wanted[g], available_g)`` pairs ``(a, b)``, ``a != b``, that are
-    not among ``pairs`` (unordered if ``undirected``). All candidate pairs of all graphs are
-    laid out on one line (graph-major; unordered pair ``a < b`` of a graph at
-    ``b (b - 1) / 2 + a``, ordered pair at ``a (n - 1) + b - [b > a]``); the ``r``-th
-    non-edge of that line is ``r + #{i : e_i - i <= r}`` for the sorted existing positions
-    ``e_i``, so ranks drawn by :func:`_sample_distinct` map straight to pairs.
+    **Drop** (``k_drop`` given): ``k_drop[g]`` uniformly chosen distinct pairs of graph
+    ``g`` (:class:`SubsetFamily` over the pairs); returns the ``[E]`` bool mask of their
+    edge columns.
 
-    Returns:
-        ``(a, b, graph, added)``: global node ids ``[K]`` (``a < b`` if undirected), their
-        graph ``[K]``, grouped by graph, and ``added`` ``[B]`` pairs per graph.
+    **Add** (``wanted`` given): graph ``g`` gets ``k_g = min(wanted[g], F_g)`` pairs
+    ``(a, b)``, ``a != b``, that are not among ``pairs`` (unordered if undirected),
+    ``F_g = T_g - proper_g`` free pairs of the ``T_g = n (n - 1) / 2`` (or ``n (n - 1)``)
+    proper pairs. Where free pairs are plentiful (``2 k_g <= F_g`` and ``2 F_g >= T_g``),
+    by sequential rejection (:class:`_NonEdgeFamily`: i.i.d. uniform proper pairs, kept if
+    neither an edge nor already kept; a draw is rejected with probability at most 3/4).
+    Elsewhere every free pair is listed (at most ``2 k_g + 2 m_g`` of them) and a uniform
+    ``k_g``-subset kept. Returns ``(a, b, graph, added)``: global node ids ``[K]`` (``a <
+    b`` if undirected), their graph ``[K]``, grouped by graph, and ``added`` ``[B]``.
+    ``pairs.line`` records the pairs added.
     """
-    device = layout.batch.device
-    n = layout.node_counts
-    total = n * (n - 1) // 2 if undirected else n * (n - 1)
-    pair_ptr = _ptr_from_counts(total)
-    proper = pairs.lo != pairs.hi
-    g = pairs.graph[proper]
-    a = pairs.lo[proper] - layout.ptr[g]
-    b = pairs.hi[proper] - layout.ptr[g]
-    if undirected:
-        local = b * (b - 1) // 2 + a
+    families: list[RejectionFamily] = []
+    parts: list[tuple[Tensor, Tensor, Tensor]] = []
+    if k_drop is not None:
+        drops = SubsetFamily(pairs.counts, k_drop)
+        families.append(drops)
+    if wanted is not None:
+        n, line = layout.node_counts, pairs.line
+        total = (n * (n - 1)) >> 1 if line.undirected else n * (n - 1)
+        free = total - pairs.proper
+        k = torch.minimum(wanted, free)
+        sparse = (2 * k <= free) & (2 * free >= total)
+        listed = (k > 0) & ~sparse
+        if bool(listed.any()):
+            parts.append(_listed_non_edges(layout, line, listed, k, generator))
+        families.append(_NonEdgeFamily(layout, line, torch.where(sparse, k, 0), total, free - k))
+    found = rejection_rounds(families, generator)
+    drop = None
+    if k_drop is not None:
+        drop = drops.mask().index_select(0, pairs.pair)
+    if wanted is None:
+        return drop, None
+    parts += [(a, b, g) for g, a, b in found[-1]]
+    if not parts:
+        empty = layout.batch.new_zeros(0)
+        return drop, (empty, empty, empty, torch.zeros_like(wanted))
+    if len(parts) == 1:
+        a, b, g = parts[0]
     else:
-        local = a * (n[g] - 1) + b - (b > a).long()
-    existing = torch.sort(pair_ptr[g] + local).values
-    free = total - torch.bincount(g, minlength=layout.num_graphs)
-    k = torch.minimum(wanted, free)
-    group, r = _sample_distinct(free, k, generator)
-    rank = _ptr_from_counts(free)[group] + r
-    shifted = existing - torch.arange(existing.numel(), device=device)
-    pos = rank + torch.searchsorted(shifted, rank, right=True)
-    local = pos - pair_ptr[group]
-    if undirected:
-        hi = torch.floor((1.0 + torch.sqrt(1.0 + 8.0 * local.to(torch.float64))) / 2.0).long()
-        hi = hi - (hi * (hi - 1) // 2 > local).long()
-        hi = hi + ((hi + 1) * hi // 2 <= local).long()
-        lo = local - hi * (hi - 1) // 2
-        a_new, b_new = lo, hi
-    else:
-        ng = n[group] - 1
-        a_new = local // ng.clamp(min=1)
-        rest = local - a_new * ng
-        b_new = rest + (rest >= a_new).long()
-    offset = layout.ptr[group]
-    order = torch.argsort(group, stable=True)
-    return (
-        (a_new + offset)[order],
-        (b_new + offset)[order],
-        group[order],
-        torch.bincount(group, minlength=layout.num_graphs),
-    )
+        a, b, g = (torch.cat(t) for t in zip(*parts))
+        order = torch.argsort(g, stable=True)
+        a, b, g = a[order], b[order], g[order]
+    return drop, (a, b, g, torch.bincount(g, minlength=layout.num_graphs))
 
 
 def _fill_rows(value: Fill, like: Tensor, rows: int) -> Tensor:
@@ -574,7 +662,15 @@ def _pick_in_range(
 ) -> Tensor:
     """A uniform index in ``[start, start + size)`` per entry (``size > 0``)."""
     u = _rand(start.numel(), start.device, generator, torch.float64).view(start.shape)
-    return start + torch.minimum((u * size.to(torch.float64)).long(), (size - 1).clamp(min=0))
+    return uniform_index(u, size).add_(start)
+
+
+def _edge_of_graph(
+    layout: GraphLayout, graph: Tensor, generator: torch.Generator | None
+) -> Tensor:
+    """A uniformly chosen edge column of graph ``graph[i]`` for every ``i``."""
+    start = layout.edge_ptr.index_select(0, graph)
+    return _pick_in_range(start, layout.edge_ptr.index_select(0, graph + 1) - start, generator)
 
 
 def _new_edge_attrs(
@@ -584,13 +680,11 @@ def _new_edge_attrs(
     fill: Fill,
     generator: torch.Generator | None,
 ) -> Tensor:
-    """Attribute rows for new pairs of ``new_graph`` (one row per pair)."""
+    """Attribute rows for new pairs of ``new_graph`` (one row per pair), for a ``fill`` other
+    than ``None`` (which :func:`_with_new_edges` gathers with the kept rows)."""
     rows = new_graph.numel()
     if rows == 0:
         return value.new_zeros((0, *value.shape[1:]))
-    if fill is None:  # the whole row of a uniformly chosen edge of the same graph
-        pick = _pick_in_range(layout.edge_ptr[new_graph], layout.edge_counts[new_graph], generator)
-        return value.index_select(0, pick)
     if isinstance(fill, str):  # "marginal": every column from its own random edge of the batch
         cols = int(torch.tensor(value.shape[1:]).prod()) if value.dim() > 1 else 1
         flat = value.reshape(value.size(0), cols)
@@ -603,44 +697,72 @@ def _new_edge_attrs(
 def _with_new_edges(
     data: Data,
     layout: GraphLayout,
-    keep_edges: Tensor | None,
+    drop_edges: Tensor | None,
     new_a: Tensor,
     new_b: Tensor,
     new_graph: Tensor,
+    added: Tensor,
     undirected: bool,
     fill: Fill,
     generator: torch.Generator | None,
 ) -> Data:
-    """Kept edge columns followed, inside every graph, by the new pairs' edges."""
+    """Kept edge columns (not ``drop_edges``) followed, inside every graph, by the new edges.
+
+    Graph ``g``'s output columns are its kept columns (input order), then its new edges
+    (``(a, b)`` then ``(b, a)`` for a pair if ``undirected``): the ``j``-th kept column
+    overall goes to ``j + new_ptr[g]``, the ``t``-th new edge to ``t + kept_ptr[g + 1]``.
+    One gather per edge-level tensor and a few scatters, no sort.
+    """
     ei = data.edge_index
     device = ei.device
-    kept = (
-        torch.arange(ei.size(1), device=device)
-        if keep_edges is None
-        else keep_edges.nonzero().view(-1)
-    )
-    # one attribute row per new pair; both directions of an undirected pair share it
-    added = {
-        key: _new_edge_attrs(data[key], layout, new_graph, fill, generator)
-        for key in layout.edge_keys
-    }
-    if undirected:
-        src_new = torch.stack([new_a, new_b], 1).view(-1)
-        dst_new = torch.stack([new_b, new_a], 1).view(-1)
-        graph_new = new_graph.repeat_interleave(2)
-        added = {key: rows.repeat_interleave(2, dim=0) for key, rows in added.items()}
+    num_edges = ei.size(1)
+    per_pair = 2 if undirected else 1
+    if drop_edges is None:
+        kept_before = torch.arange(num_edges + 1, device=device)
     else:
-        src_new, dst_new, graph_new = new_a, new_b, new_graph
-    new_ei = torch.cat([ei.index_select(1, kept), torch.stack([src_new, dst_new])], 1)
-    order = None
-    if layout.batched and graph_new.numel() > 0:
-        order = torch.argsort(torch.cat([layout.edge_graph[kept], graph_new]), stable=True)
-        new_ei = new_ei.index_select(1, order)
+        kept_before = _ptr_from_counts(~drop_edges)  # kept columns before column e
+    kept_ptr = kept_before.index_select(0, layout.edge_ptr)
+    new_ptr = _ptr_from_counts(added * per_pair)
+    out_ptr = kept_ptr + new_ptr
+    total = int(out_ptr[-1])
+    # source column of every output column. A dropped column lands where the next kept
+    # column of the batch does (or on a new edge's column, rewritten below, or on the spare
+    # last slot): keeping the largest column index per slot keeps the kept column.
+    pos = new_ptr.index_select(0, layout.edge_graph).add_(kept_before[:-1])
+    source = torch.zeros(total + 1, dtype=torch.long, device=device)
+    source.scatter_reduce_(0, pos, torch.arange(num_edges, device=device), "amax")
+    source = source[:total]
+    # output column of the first edge of every new pair
+    pos_new = torch.arange(0, per_pair * new_graph.numel(), per_pair, device=device)
+    pos_new += kept_ptr.index_select(0, new_graph + 1)
+    new_ei = ei.gather(1, source.expand(2, -1))
+    new_ei[0].scatter_(0, pos_new, new_a)
+    new_ei[1].scatter_(0, pos_new, new_b)
+    if undirected:
+        pos_back = pos_new + 1
+        new_ei[0].scatter_(0, pos_back, new_b)
+        new_ei[1].scatter_(0, pos_back, new_a)
+    # one attribute row per new pair; both directions of an undirected pair share it
     edge_values = {}
-    for key in layout.edge_keys:
-        merged = torch.cat([data[key].index_select(0, kept), added[key]], 0)
-        edge_values[key] = merged if order is None else merged.index_select(0, order)
-    return _rebuild(data, layout, edge_index=new_ei, edge_values=edge_values)
+    for i, key in enumerate(layout.edge_keys):
+        value = data[key]
+        if fill is None:  # gather the copied rows along with the kept ones
+            pick = _edge_of_graph(layout, new_graph, generator)
+            src = source if i == len(layout.edge_keys) - 1 else source.clone()
+            src.scatter_(0, pos_new, pick)
+            if undirected:
+                src.scatter_(0, pos_back, pick)
+            edge_values[key] = value.index_select(0, src)
+            continue
+        rows = _new_edge_attrs(value, layout, new_graph, fill, generator)
+        out = value.index_select(0, source)
+        out.index_copy_(0, pos_new, rows)
+        if undirected:
+            out.index_copy_(0, pos_back, rows)
+        edge_values[key] = out
+    return _rebuild(
+        data, layout, edge_index=new_ei, edge_values=edge_values, edge_ptr=out_ptr
+    )
 
 
 def _check_ratio(
@@ -700,12 +822,8 @@ def edge_drop(
     ei = data.edge_index
     pairs = _edge_pairs(layout, ei, undirected)
     k = _floor_count(p, pairs.counts)
-    rank = segment_rank(
-        pairs.graph, layout.num_graphs, _rand(pairs.lo.numel(), ei.device, generator)
-    )
-    keep_pair = rank >= k[pairs.graph]
-    keep = keep_pair[pairs.inverse]
-    ids = keep.nonzero().view(-1)
+    drop, _ = _sample_edits(layout, pairs, k, None, generator)
+    ids = (~drop).nonzero().view(-1)
     out = _rebuild(
         data,
         layout,
@@ -749,8 +867,8 @@ def edge_add(
     layout = graph_layout(data)
     pairs = _edge_pairs(layout, data.edge_index, undirected)
     wanted = _floor_count(p, pairs.counts)
-    a, b, g, added = _sample_non_edges(layout, pairs, wanted, undirected, generator)
-    out = _with_new_edges(data, layout, None, a, b, g, undirected, fill, generator)
+    _, (a, b, g, added) = _sample_edits(layout, pairs, None, wanted, generator)
+    out = _with_new_edges(data, layout, None, a, b, g, added, undirected, fill, generator)
     return _maybe_counts(out, {"added": added}, return_counts)
 
 
@@ -786,12 +904,8 @@ def edge_perturb(
     pairs = _edge_pairs(layout, ei, undirected)
     k_drop = _floor_count(p, pairs.counts)
     wanted = k_drop if add_p is None else _floor_count(add_p, pairs.counts)
-    rank = segment_rank(
-        pairs.graph, layout.num_graphs, _rand(pairs.lo.numel(), ei.device, generator)
-    )
-    keep = (rank >= k_drop[pairs.graph])[pairs.inverse]
-    a, b, g, added = _sample_non_edges(layout, pairs, wanted, undirected, generator)
-    out = _with_new_edges(data, layout, keep, a, b, g, undirected, fill, generator)
+    drop, (a, b, g, added) = _sample_edits(layout, pairs, k_drop, wanted, generator)
+    out = _with_new_edges(data, layout, drop, a, b, g, added, undirected, fill, generator)
     return _maybe_counts(out, {"dropped": k_drop, "added": added}, return_counts)
 
 
