@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = REPO / "datasets"
@@ -18,6 +20,17 @@ def _shared_root() -> Path | None:
         if cand.is_dir():
             return cand
     return None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread() -> Iterator[None]:
+    """One intra-op torch thread per test module (restored afterwards): the tensors in the
+    tests are tiny, so spreading each op over threads costs more than it saves, badly so on
+    a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -3,7 +3,6 @@ clusters; ACC / NMI / ARI / macro-F1 by hand, by brute force and against scikit-
 from __future__ import annotations
 
 import itertools
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -25,13 +24,6 @@ from gcl.eval.clustering import (
     nmi,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def blobs(n_per: int, k: int, d: int, spread: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -3,7 +3,6 @@ scikit-learn metrics, first-index selection); separable data scores ~1; label-ra
 from __future__ import annotations
 
 import math
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -12,13 +11,6 @@ from sklearn.metrics import f1_score, roc_auc_score
 
 from gcl.eval.heco_probe import HeCoProbeResult, heco_probe, heco_protocol
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def blobs(n_per: int, c: int, d: int, spread: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

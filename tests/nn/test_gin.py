@@ -4,7 +4,6 @@ ogbg-molbace batch, in both feature presets."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import torch
@@ -26,13 +25,6 @@ from gcl.nn.mol_encoders import (
 
 TOL = dict(atol=1e-5, rtol=1e-5)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ operator's dropout, the bipartite normalisation and LightGCN propagation against
 references, and the bipartite form against the (I+J) × (I+J) operator of InteractionGraph."""
 from __future__ import annotations
 
-from typing import Iterator
 
 import pytest
 import torch
@@ -23,13 +22,6 @@ from gcl.nn.lightgcn import (
 TOL = dict(atol=1e-5, rtol=1e-5)
 pytestmark = pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def random_sparse(m: int, n: int, density: float, seed: int, dtype=torch.float64) -> Tensor:

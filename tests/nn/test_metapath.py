@@ -2,7 +2,6 @@
 (values and gradients), attention weights summing to 1, one GCN shared by all branches."""
 from __future__ import annotations
 
-from typing import Iterator
 
 import pytest
 import torch
@@ -14,13 +13,6 @@ from gcl.nn.metapath import MetaPathEncoder, MetaPathGCN, SemanticAttention, who
 TOL = dict(atol=1e-5, rtol=1e-5)
 pytestmark = pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def meta_adj(n: int, seed: int) -> Tensor:

@@ -2,7 +2,6 @@
 numbers; causality; padding invariance (width, side); key-masking of items set to 0."""
 from __future__ import annotations
 
-from typing import Iterator
 
 import pytest
 import torch
@@ -15,13 +14,6 @@ from gcl.nn.sasrec import SASRecBlock, SASRecEncoder
 
 TOL = dict(atol=1e-5, rtol=1e-5)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def make(padding_side: str = "right", **kw) -> SASRecEncoder:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from typing import Iterator
 
 import pytest
 import torch
@@ -18,13 +17,6 @@ from gcl.views.dsla import (
     edge_attr_marginals,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def gen(seed: int) -> torch.Generator:

@@ -7,7 +7,6 @@ Every graph of a test batch is tagged so that a view can be checked against its 
 from __future__ import annotations
 
 import math
-from typing import Iterator
 
 import pytest
 import torch
@@ -27,13 +26,6 @@ from gcl.views.graph import (
     select_graphs,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def gen(seed: int) -> torch.Generator:

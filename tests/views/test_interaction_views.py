@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -18,13 +17,6 @@ from gcl.views.interaction import (
     random_walk_adjacencies,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def gen(seed: int) -> torch.Generator:

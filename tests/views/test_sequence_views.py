@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Iterator
 
 import pytest
 import torch
@@ -25,13 +24,6 @@ from gcl.views.sequence import (
 
 MASK_ID = 999
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def gen(seed: int) -> torch.Generator:

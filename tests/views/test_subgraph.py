@@ -6,7 +6,6 @@ input batch, ``edge_attr`` its edge's tagged endpoints, ``y`` the graph index.
 from __future__ import annotations
 
 import math
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -20,13 +19,6 @@ from torch_geometric.data import Batch, Data
 from gcl.views.graph import graph_layout
 from gcl.views.subgraph import grow_subgraph, khop_subgraph, random_walk_subgraph
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def gen(seed: int) -> torch.Generator:

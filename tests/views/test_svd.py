@@ -1,7 +1,6 @@
 """gcl.views.svd: LightGCL's SVD view against dense references."""
 from __future__ import annotations
 
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -10,13 +9,6 @@ import torch
 from gcl.data.interactions import InteractionGraph
 from gcl.views.svd import SVDView, normalized_interaction_matrix
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 pytestmark = pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
