@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from gcl.data.interactions import InteractionGraph
+from gcl.nn.lightgcn import normalized_bipartite_adjacency
 
 
 def normalized_interaction_matrix(graph: InteractionGraph | Tensor, normalize: bool = True) -> Tensor:
@@ -51,16 +52,11 @@ def normalized_interaction_matrix(graph: InteractionGraph | Tensor, normalize: b
     train = graph.train if isinstance(graph, InteractionGraph) else graph
     if not (isinstance(train, Tensor) and train.layout == torch.sparse_csr and train.dim() == 2):
         raise ValueError("graph must be an InteractionGraph or a 2-D sparse CSR user x item tensor")
+    if normalize:
+        return normalized_bipartite_adjacency(train)
     crow, col = train.crow_indices(), train.col_indices()
     n_users, n_items = int(train.size(0)), int(train.size(1))
-    d_user = (crow[1:] - crow[:-1]).to(torch.float32)
-    users = torch.repeat_interleave(torch.arange(n_users, device=crow.device), crow[1:] - crow[:-1])
-    if normalize:
-        d_item = torch.bincount(col, minlength=n_items).to(torch.float32)
-        # every stored pair has both degrees >= 1
-        val = d_user.rsqrt()[users] * d_item.rsqrt()[col]
-    else:
-        val = torch.ones(col.numel(), dtype=torch.float32, device=col.device)
+    val = torch.ones(col.numel(), dtype=torch.float32, device=col.device)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
         return torch.sparse_csr_tensor(crow, col, val, size=(n_users, n_items), check_invariants=False)
