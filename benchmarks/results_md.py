@@ -61,8 +61,195 @@ def _infonce_memory_section(r: dict) -> list[str]:
     return lines + [""]
 
 
+def _speed_recbole_section(r: dict) -> list[str]:
+    d, st = r["dataset"], r["settings"]
+    lines = [f"## {r['title']}", "", f"Command: `{r['command'].strip()}`  ",
+             f"Data: {d['name']} ({d['users']:,} users, {d['items']:,} items, {d['train']:,} train "
+             f"interactions; validation carved from train), {st['batches_per_epoch']} batches per epoch.  ",
+             f"Settings: d {st['dim']}, {st['num_layers']} layers, batch {st['batch_size']}, BPR with "
+             f"{st['negatives_per_positive']} negative, {st['optimizer']} lr {st['lr']:g}, L2 {st['reg_weight']:g}; "
+             f"SGL {st['sgl']['aug'].upper()} ratio {st['sgl']['ratio']:g}, tau {st['sgl']['tau']:g}, "
+             f"ssl weight {st['sgl']['ssl_weight']:g}, {st['sgl']['negatives']} users/items as negatives.  ",
+             f"Timing: {r['timing']}.  ",
+             f"Device: {r['device']}, {r['torch_threads']} torch thread(s); torch {r['versions']['torch']}, "
+             f"RecBole {r['versions']['recbole']}, numpy {r['versions']['numpy']}; load average at the end "
+             f"{r['load_average'][0]:.2f}.", "",
+             "| model | RecBole s/epoch | gcl s/epoch | RecBole s/batch | gcl s/batch | epoch speed-up | "
+             f"target >= {r['target_speedup']:g}x |", "|---|---|---|---|---|---|---|"]
+    for name, m in r["models"].items():
+        lines.append(f"| {name} | {m['recbole']['epoch_s']:.1f} | {m['gcl']['epoch_s']:.1f} | "
+                     f"{m['recbole']['per_batch_s']:.3f} | {m['gcl']['per_batch_s']:.3f} | "
+                     f"{m['speedup']:.2f}x | {'met' if m['target_met'] else 'MISSED'} |")
+    return lines + [""]
+
+
+def _speed_lightgcl_section(r: dict) -> list[str]:
+    d, c, ev, tr = r["dataset"], r["config"], r["evaluation"], r["training"]
+    sub = f", seeded {d['subsample_users']:,}-user subsample" if d.get("subsample_users") else ""
+    lines = [f"## {r['title']}", "", f"Command: `{r['command'].strip()}`  ",
+             f"Data: {d['name']}{sub} ({d['users']:,} users, {d['items']:,} items, {d['train']:,} train, "
+             f"{d['test']:,} test; split {d['split_hash']}).  ",
+             f"Settings: `{c['preset']}` preset (d {c['dim']}, L {c['num_layers']}, q {c['rank']}, batch "
+             f"{c['batch_size']}, lambda1 {c['lambda1']:g}, lambda2 {c['lambda2']:g}, tau {c['tau']:g}, "
+             f"{c['negatives']} negatives).  ",
+             f"Parity on a tiny graph: largest loss difference "
+             f"{max(p['abs_diff'] for p in r['parity'].values()):.1e}, gradient difference "
+             f"{max(p['max_grad_diff'] for p in r['parity'].values()):.1e}.  ",
+             f"Timing: {r['timing']}.  ",
+             f"Device: {r['device']}, {r['torch_threads']} torch thread(s), torch {r['versions']['torch']}; "
+             f"load average at the end {r['load_average'][0]:.2f}.", "",
+             "| what | reference (s) | gcl (s) | speed-up | target |", "|---|---|---|---|---|"]
+    t = r["targets"]
+    lines.append(f"| full-ranking evaluation (test, R/N@20,40) | {ev['reference_s']:.1f} | {ev['gcl_s']:.2f} | "
+                 f"{ev['speedup']:.1f}x | >= {t['evaluation']:g}x: {'met' if ev['target_met'] else 'MISSED'} |")
+    lines.append(f"| ... reference ranking only (no per-user metric loop) | {ev['reference_ranking_only_s']:.1f} | "
+                 f"{ev['gcl_s']:.2f} | {ev['speedup_vs_ranking_only']:.1f}x | - |")
+    if tr is not None:
+        lines.append(f"| training epoch ({tr['batches_per_epoch']} batches, estimated) | "
+                     f"{tr['reference']['epoch_s']:.0f} | {tr['gcl']['epoch_s']:.0f} | {tr['speedup']:.2f}x | "
+                     f">= {t['epoch']:g}x: {'met' if tr['target_met'] else 'MISSED'} |")
+        lines.append(f"| ... one training batch | {tr['reference']['per_batch_s']:.2f} | "
+                     f"{tr['gcl']['per_batch_s']:.2f} | {tr['per_batch_speedup']:.2f}x | - |")
+    m_g, m_r = ev["metrics_gcl"], ev["metrics_reference"]
+    lines += ["", f"Both evaluations rank from the same parameters: Recall@20 {m_g['recall@20']:.4f} (gcl) vs "
+              f"{m_r['recall@20']:.4f} (reference), NDCG@20 {m_g['ndcg@20']:.4f} vs {m_r['ndcg@20']:.4f} "
+              "(untrained model; a speed check, not a quality result).", ""]
+    return lines
+
+
+def _pct(s: dict) -> str:
+    return f"{100 * s['mean']:.2f} ± {100 * s['std']:.2f}"
+
+
+def _pamc_quality_section(r: dict) -> list[str]:
+    if not r.get("summary"):  # an epoch-timing-only run
+        return ["## PamC vs SCGC* training epoch time (same encoder and data)", "",
+                f"Command: `{r['command'].strip()}`  ",
+                f"Device: {r['device']['device']}, {r['device']['torch_threads']} torch thread(s), torch "
+                f"{r['torch']}; full epochs (forward, loss, backward, Adam step), interleaved.", ""] \
+            + _pamc_epoch_lines(r) + [""]
+    lines = [f"## {r['title']}", "", f"Command: `{r['command'].strip()}`  ", f"Protocol: {r['protocol']}.  ",
+             f"Device: {r['device']['device']}, {r['device']['torch_threads']} torch thread(s), torch {r['torch']}.", ""]
+    names = {"last": "last epoch (primary)", "lossmin": "lowest training loss",
+             "valsel": "best validation ACC (other 90 %)", "optimistic": "optimistic per-metric max (labels)",
+             "kmeans_ae": "K-means on AE embeddings (floor)"}
+    for dataset, methods in r.get("summary", {}).items():
+        cfg = next(x["config"] for x in r["runs"] if x["dataset"] == dataset)
+        lines += [f"**{dataset}** (α {cfg['alpha']:g}, β {cfg['beta']:g}, r {cfg['r']}, τ {cfg['tau']:g}, "
+                  f"lr {cfg['lr']:g}, {cfg['epochs']} epochs; %, mean ± std over seeds)", "",
+                  "| method | protocol | seeds | ACC | NMI | ARI | F1 | train s/epoch |", "|---|---|---|---|---|---|---|---|"]
+        for method, s in methods.items():
+            label = "PamC" if method == "pamc" else "SCGC* (chunked)"
+            for p, pname in names.items():
+                if p == "kmeans_ae" and method != "pamc":
+                    continue
+                lines.append(f"| {label if p != 'kmeans_ae' else 'K-means'} | {pname} | {len(s['seeds'])} | "
+                             + " | ".join(_pct(s[f'{p}_{m}']) for m in ("acc", "nmi", "ari", "f1"))
+                             + f" | {s['mean_train_epoch_s']:.2f} |")
+        for name, a in r.get("anchors", {}).get(dataset, {}).items():
+            lines.append(f"| {name} (anchor) | published | - | " + " | ".join(f"{v:.2f}" for v in a) + " | - |")
+        lines.append("")
+    if r.get("targets"):
+        lines += ["Targets: " + ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in r["targets"].items())
+                  + f". {r.get('anchor_note', '')}.", ""]
+    return lines + _pamc_epoch_lines(r) + [""]
+
+
+def _pamc_epoch_lines(r: dict) -> list[str]:
+    lines = []
+    for e in r.get("epoch_time", []):
+        med = e["median_epoch_s"]
+        lines.append(f"Epoch time on {e['dataset']} (r {e['r']}, nnz(Â) {e['nnz']:,}; median of {e['runs']} "
+                     f"interleaved epochs; load average {e['load_average'][0]:.1f}): PamC {med['pamc']:.3f} s, "
+                     f"SCGC* chunked {med['scgc']:.3f} s ({e['scgc_chunked_over_pamc']:.2f}x), SCGC* naive "
+                     f"dense {med['scgc-dense']:.3f} s ({e['scgc_dense_over_pamc']:.2f}x).  ")
+    return lines
+
+
+def _pamc_scaling_section(r: dict) -> list[str]:
+    lines = [f"## {r['title']}", "", f"Command: `{r['command'].strip()}`  ", f"Protocol: {r['protocol']}.  ",
+             f"Device: {r['device']['device']}, {r['device']['torch_threads']} torch thread, torch "
+             f"{r['versions']['torch']}; whole run {r['wall_s'] / 60:.1f} min; load average at the end "
+             f"{r['load_average_end'][0]:.2f}. Plot: `benchmarks/results/pamc_scaling.png`.", "",
+             "| N | loss | time (s, median) | runs | peak memory (MiB) | note |", "|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        if row["status"] == "ok":
+            lines.append(f"| {row['N']:,} | {row['loss']} | {row['time_s']:.4f} | {row['runs']} | "
+                         f"{row['peak_mib']:,.1f} | |")
+        else:
+            reason = row.get("reason", "")
+            if reason.startswith("not run: the previous size was skipped"):
+                reason = "not run: skipped at a smaller N"
+            lines.append(f"| {row['N']:,} | {row['loss']} | - | - | - | {row['status']}: {reason} |")
+    slopes = r["slopes_n_ge_8192"]
+    lines += ["", "Log-log slopes (N >= 8,192): " + "; ".join(
+        f"{k} time {v['time']:.2f}, memory {v['memory']:.2f}" if v["time"] is not None else f"{k} -"
+        for k, v in slopes.items()) + ".  "]
+    rt = r.get("ratio_16k")
+    if rt:
+        lines.append(f"At N = {rt['N']:,} (interleaved, {rt['runs']} runs): dense SCGC* / PamC time "
+                     f"{rt['time_ratio']:.0f}x, peak memory {rt['memory_ratio']:.0f}x.  ")
+    lines += ["Targets: " + ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in r["targets"].items())
+              + f". Paper claim: {r['paper_claim']}.", ""]
+    return lines
+
+
+def _pamc_tune_section(r: dict) -> list[str]:
+    lines = [f"## {r['title']}", "", f"Command: `{r['command'].strip()}`  ", f"Protocol: {r['protocol']}.", "",
+             "| parameter | mean validation ACC per value | chosen |", "|---|---|---|"]
+    for s in r["steps"]:
+        vals = ", ".join(f"{k}: {100 * v:.1f}" for k, v in s["mean_val_acc"].items()) if "mean_val_acc" in s \
+            else "not searched (kept from the Citeseer row)"
+        lines.append(f"| {s['parameter']} | {vals} | {s['chosen']} |")
+    return lines + [""]
+
+
 SECTIONS = {"grace_cora.json": _grace_section, "views.json": _views_section,
             "infonce_memory.json": _infonce_memory_section}
+SECTIONS["pamc_tune.json"] = _pamc_tune_section
+SECTIONS["pamc_quality.json"] = _pamc_quality_section
+SECTIONS["pamc_scaling.json"] = _pamc_scaling_section
+SECTIONS["pamc_epoch_time.json"] = _pamc_quality_section
+SECTIONS["speed_recbole.json"] = _speed_recbole_section
+SECTIONS["speed_lightgcl.json"] = _speed_lightgcl_section
+
+
+def _gowalla_quality_section(r: dict) -> list[str]:
+    s = r["settings"]
+    g = next(iter(r["runs"].values()))["graph"]
+    lines = ["## Recommendation quality on Gowalla under one CPU budget (LightGCN, SGL-ED, LightGCL)", "",
+             "Command: `GCL_DATA=/work/shared/datasets python benchmarks/rec/gowalla_quality.py "
+             f"--budget-minutes {s['budget_minutes']:g} --users {s['users']} --equal-epochs {s['equal_epochs']}`  ",
+             f"Protocol: {' '.join(r['protocol'].split())}  ",
+             f"Data: {g['n_users']} users, {g['n_items']} items, train {g['n_train']}, valid {g['n_valid']}, "
+             f"test {g['n_test']}; split hash `{g['split_hash']}`. Budget: {s['budget_minutes']:g} min of "
+             f"{s['budget_kind']}, {s['torch_threads_per_method']} thread per method; load average "
+             f"{r['loadavg_start'][0]:.1f} at start, {r['loadavg_end'][0]:.1f} at end. "
+             "Curves: `benchmarks/results/gowalla_quality.png`.", "",
+             "| method | epochs in budget | selected epoch | val R@20 | test R@20 | test N@20 | test R@40 | "
+             f"test N@40 | untrained val R@20 | CPU s/epoch |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for label, run in r["runs"].items():
+        t, v = run["test_at_selected"], run["val_at_selected"]
+        per_epoch = run["cpu_s_train"] / max(1, run["epochs_run"])
+        lines.append(f"| {label} | {run['within_budget_epochs']} | {run['selected_epoch']} | "
+                     f"{v['val_recall@20']:.4f} | {t['recall@20']:.4f} | {t['ndcg@20']:.4f} | {t['recall@40']:.4f} | "
+                     f"{t['ndcg@40']:.4f} | {run['curve'][0]['val_recall@20']:.4f} | {per_epoch:.1f} |")
+    lines += ["", f"Equal epochs ({s['equal_epochs']} epochs each; test evaluated at that epoch, a labelled "
+              "comparison, not a selection):", "",
+              "| method | val R@20 | val N@20 | test R@20 | test N@20 |", "|---|---|---|---|---|"]
+    for label, run in r["runs"].items():
+        e = run["equal_epochs"]
+        if e:
+            lines.append(f"| {label} | {e['val_recall@20']:.4f} | {e['val_ndcg@20']:.4f} | "
+                         f"{e['test_recall@20']:.4f} | {e['test_ndcg@20']:.4f} |")
+    lines += ["", "Validation Recall@20 per epoch: " + "; ".join(
+        f"{label}: " + ", ".join(f"{c['val_recall@20']:.3f}" for c in run["curve"]) for label, run in r["runs"].items()),
+        "", "Anchors (other protocols, full data, not comparable to the subsample): " + "; ".join(
+            f"{k} R@20 {v['recall@20']}, N@20 {v['ndcg@20']}" for k, v in r["anchors"].items()) + ".", ""]
+    return lines
+
+
+SECTIONS["gowalla_quality.json"] = _gowalla_quality_section
 
 
 def write_results_md() -> Path:

@@ -37,6 +37,23 @@ METHODS: dict[str, MethodEntry] = {
     "grace": MethodEntry("gcl.bench.grace:run", ("cora", "citeseer", "pubmed"),
                          "GRACE node-level contrast (GCN, edge drop + feature mask, InfoNCE), linear probe",
                          "gcl.methods.grace:GRACEConfig"),
+    "pamc": MethodEntry("gcl.bench.pamc:run",
+                        ("cora", "citeseer", "pubmed", "amazon-photo", "amazon-computers"),
+                        "PamC deep clustering (pretrained MLP + DEC head, meta-node contrast), ACC/NMI/ARI/F1",
+                        "gcl.methods.pamc:PamCConfig"),
+    "scgc-star": MethodEntry("gcl.bench.pamc:run_scgc_star",
+                             ("cora", "citeseer", "pubmed", "amazon-photo", "amazon-computers"),
+                             "SCGC* deep clustering (PamC's pipeline with the exact node-level contrast)",
+                             "gcl.methods.pamc:PamCConfig"),
+    "lightgcn": MethodEntry("gcl.bench.cf:run", ("gowalla", "gowalla-5k", "yelp2018", "amazon-book"),
+                            "LightGCN + BPR recommendation, full-ranking Recall/NDCG@20,40",
+                            "gcl.methods.lightgcn:LightGCNConfig"),
+    "sgl": MethodEntry("gcl.bench.cf:run", ("gowalla", "gowalla-5k", "yelp2018", "amazon-book"),
+                       "SGL (LightGCN + edge/node dropout or per-layer views, InfoNCE), full ranking",
+                       "gcl.methods.sgl:SGLConfig"),
+    "lightgcl": MethodEntry("gcl.bench.cf:run", ("gowalla", "gowalla-5k", "yelp2018", "amazon-book"),
+                            "LightGCL (LightGCN + SVD-view InfoNCE), full-ranking Recall/NDCG@20,40",
+                            "gcl.methods.lightgcl:LightGCLConfig"),
 }
 
 

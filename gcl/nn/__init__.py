@@ -1,6 +1,8 @@
 """Encoders and heads: plain ``nn.Module``s producing node embeddings (pooling is separate)."""
+from gcl.nn.autoencoder import AutoEncoder, PretrainConfig, pretrain_autoencoder
 from gcl.nn.gcn import GCNEncoder, GCNLayer, gcn_adjacency
 from gcl.nn.gin import GINConv, GINEncoder
+from gcl.nn.influence import influence_operator, row_normalized_adjacency
 from gcl.nn.lightgcn import (
     LightGCN,
     SparseOperator,
@@ -23,6 +25,8 @@ from gcl.nn.pooling import global_add_pool, global_max_pool, global_mean_pool, g
 from gcl.nn.sasrec import SASRecBlock, SASRecEncoder, SASRecOutput
 
 __all__ = [
+    "AutoEncoder", "PretrainConfig", "influence_operator", "pretrain_autoencoder",
+    "row_normalized_adjacency",
     "AtomEncoder", "BondEncoder", "CategoricalEmbedding", "GCNEncoder", "GCNLayer", "GINConv",
     "GINEncoder", "LightGCN", "MLP", "MetaPathEncoder", "MetaPathGCN", "PretrainAtomEncoder",
     "PretrainBondEncoder", "ProjectionHead", "SASRecBlock", "SASRecEncoder", "SASRecOutput",

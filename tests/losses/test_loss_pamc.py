@@ -193,3 +193,41 @@ def test_dec_equals_reference(v: float) -> None:
     assert_close_all(got, value_and_grads(ref, z, mu))
     # default target: that of the current (detached) Q
     torch.testing.assert_close(DECLoss(v)(z, mu), dec_kl_loss(p, q))
+
+
+def official_style_pamc(z, row, col, value, assign, tau):
+    """The official O(N K d) form: an edge gather for the positives and the N x K x d one-hot
+    broadcast for the meta-nodes (width max id + 1), empty clusters removed afterwards."""
+    norm = torch.sqrt((z * z).sum(dim=1, keepdim=True)).clamp_min(1e-8)
+    zn = z / norm
+    s = (zn[row] * zn[col]).sum(dim=1) * (row != col).to(z.dtype)
+    pos = torch.zeros(z.size(0), dtype=z.dtype).scatter_add(0, row, value * torch.exp(tau * s))
+    k = int(assign.max()) + 1
+    onehot = (assign[:, None] == torch.arange(k)[None, :]).to(z.dtype)          # [N, K]
+    c = (onehot[:, :, None] * z[:, None, :]).sum(dim=0)                          # [K, d] via N x K x d
+    c = c[onehot.sum(dim=0) > 0]
+    cn = c / torch.sqrt((c * c).sum(dim=1, keepdim=True)).clamp_min(1e-8)
+    sc = (cn[:, None, :] * cn[None, :, :]).sum(dim=-1) * (1 - torch.eye(c.size(0), dtype=z.dtype))
+    neg = torch.exp(tau * sc).sum(dim=1)
+    return -torch.log(pos + 1e-10).mean() + torch.log(neg + 1e-10).mean()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pamc_equals_official_nkd_restatement(seed: int) -> None:
+    """Random graph (N = 200, ~10 edges per node, r = 1), K = 10 with two empty ids, d = 10."""
+    from gcl.nn.influence import influence_operator
+
+    g = torch.Generator().manual_seed(seed)
+    n, k, d = 200, 10, 10
+    src = torch.arange(n).repeat_interleave(5)
+    edge_index = torch.stack([src, torch.randint(0, n, (5 * n,), generator=g)])
+    adj = influence_operator(edge_index, n, 1, dtype=torch.float64).to_sparse_coo().coalesce()
+    row, col = adj.indices()
+    z = torch.randn(n, d, generator=g, dtype=torch.float64)
+    assign = torch.randint(0, k, (n,), generator=g)
+    assign[assign == 3] = 4
+    assign[assign == 7] = 8
+    tau = 0.5 + seed * 0.5
+    got = value_and_grads(lambda x: pamc_loss(x, adj, assign, tau, num_clusters=k), z)
+    want = value_and_grads(lambda x: official_style_pamc(x, row, col, adj.values(), assign, tau), z)
+    assert_close_all(got, want, atol=1e-10, rtol=1e-10)
