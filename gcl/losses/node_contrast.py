@@ -10,9 +10,10 @@ where the denominator set ``N_b`` always contains the positive (unclipped) and t
 applied only when ``pos_clip = m`` is given (LightGCL's official ±5). The loss is the mean of
 ``ℓ_b``. Three choices of ``N_b``:
 
-* ``"all"``: every node (the official SGL and LightGCL setting). The log-sum-exp is streamed
-  over column blocks (:func:`gcl.losses.streaming_lse.streaming_logsumexp`), so memory stays
-  ``B x chunk_size`` in both passes.
+* ``"all"``: every node (the official SGL and LightGCL setting), through
+  :func:`gcl.losses.streaming_lse.streaming_logsumexp` (overflow-free; memory bounded by a
+  chunk size for large batches). The denominator is computed once per distinct anchor node
+  and gathered back to the duplicates, which gives the same loss and gradient.
 * ``"sampled"``: one uniform sample ``S`` of ``num_negatives`` distinct nodes, shared by the
   batch, plus the anchor's own positive (a sampled copy of the positive is removed, so it is
   counted once). A scaled setting for CPUs; not a paper setting.
@@ -75,10 +76,12 @@ def node_contrast(
     a = anchors.index_select(0, idx)                                      # [B, d]
     pos = (a * candidates.index_select(0, idx)).sum(1) / tau             # [B]
     n = candidates.size(0)
-    if negatives == "all":
-        lse = streaming_logsumexp(a, candidates, tau, chunk_size)
-    elif negatives == "in_batch":
-        lse = streaming_logsumexp(a, candidates.index_select(0, torch.unique(idx)), tau, chunk_size)
+    if negatives in ("all", "in_batch"):
+        # The denominator of a repeated anchor is the same row: compute it once per distinct
+        # node and gather back (same value and gradient as computing every duplicate).
+        uniq, inverse = torch.unique(idx, return_inverse=True)
+        pool = candidates if negatives == "all" else candidates.index_select(0, uniq)
+        lse = streaming_logsumexp(anchors.index_select(0, uniq), pool, tau, chunk_size)[inverse]
     else:
         k = min(int(num_negatives), n)
         gdev = generator.device if generator is not None else idx.device

@@ -67,19 +67,44 @@ def batch(graph: InteractionGraph, seed: int = 0, size: int = 16):
 # ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("max_saved", [0, 1 << 20])   # streamed blocks / kept logits
 @pytest.mark.parametrize("chunk", [1, 3, 7, 100])
-def test_streaming_lse_equals_logsumexp_with_gradients(chunk: int) -> None:
+def test_streaming_lse_equals_logsumexp_with_gradients(chunk: int, max_saved: int) -> None:
     torch.manual_seed(0)
     a = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
     c = torch.randn(11, 4, dtype=torch.float64, requires_grad=True)
     w = torch.randn(5, dtype=torch.float64)
-    out = streaming_logsumexp(a, c, 0.3, chunk)
+    out = streaming_logsumexp(a, c, 0.3, chunk, max_saved=max_saved)
     ref = torch.logsumexp(a @ c.T / 0.3, dim=1)
     assert torch.allclose(out, ref)
     ga, gc = torch.autograd.grad((out * w).sum(), (a, c))
     ra, rc = torch.autograd.grad((ref * w).sum(), (a, c))
     assert torch.allclose(ga, ra) and torch.allclose(gc, rc)
-    assert torch.autograd.gradcheck(lambda x, y: streaming_logsumexp(x, y, 0.3, chunk), (a, c))
+    assert torch.autograd.gradcheck(lambda x, y: streaming_logsumexp(x, y, 0.3, chunk, max_saved=max_saved),
+                                    (a, c))
+
+
+def test_streaming_lse_second_backward_with_retained_graph() -> None:
+    torch.manual_seed(0)
+    a = torch.randn(4, 3, requires_grad=True)
+    c = torch.randn(9, 3, requires_grad=True)
+    out = streaming_logsumexp(a, c, 0.5).sum()      # kept-logits path, consumed by the 1st backward
+    first = torch.autograd.grad(out, (a, c), retain_graph=True)
+    second = torch.autograd.grad(out, (a, c))
+    assert all(torch.equal(x, y) for x, y in zip(first, second))
+
+
+def test_node_contrast_repeated_anchors_match_per_row_dense() -> None:
+    torch.manual_seed(2)
+    a = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    c = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    idx = torch.tensor([0, 2, 2, 5, 0, 2])          # duplicates weigh as many times as they occur
+    logits = a[idx] @ c.T / 0.4
+    ref = (torch.logsumexp(logits, 1) - logits[torch.arange(6), idx]).mean()
+    got = node_contrast(a, c, idx, 0.4)
+    assert torch.allclose(got, ref)
+    assert all(torch.allclose(x, y) for x, y in zip(torch.autograd.grad(got, (a, c)),
+                                                    torch.autograd.grad(ref, (a, c))))
 
 
 def test_streaming_lse_stays_finite_where_exp_sum_overflows() -> None:
