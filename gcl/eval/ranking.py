@@ -111,12 +111,14 @@ def topk_hits(scores: Tensor, users: Tensor, truth: CSRLike, k: int) -> tuple[Te
     crow, col = crow.to(scores.device), col.to(scores.device)
     users = users.to(scores.device)
     k = min(k, scores.size(1))
-    top = torch.topk(scores, k, dim=1).indices
-    relevant = torch.zeros_like(scores, dtype=torch.bool)
+    top = torch.topk(scores, k, dim=1).indices                              # [B, k]
+    # membership of (row, item) pairs by flat keys: no dense [B, J] relevance matrix
+    n_items = scores.size(1)
     row, item = _segments(crow, col, users)
-    relevant[row, item] = True
+    top_keys = torch.arange(top.size(0), device=top.device)[:, None] * n_items + top
+    hits = torch.isin(top_keys, row * n_items + item)
     n_true = crow.index_select(0, users + 1) - crow.index_select(0, users)
-    return relevant.gather(1, top), n_true
+    return hits, n_true
 
 
 def metrics_from_hits(hits: Tensor, n_true: Tensor, ks: Sequence[int],

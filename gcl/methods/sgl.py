@@ -28,7 +28,13 @@ overall scale.
 
 Defaults (official README/config, Yelp2018 row): ED, ρ 0.1, τ 0.2, λ_ssl 0.1, reg 1e-4, L 3,
 d 64, lr 1e-3, batch 2048, Xavier-uniform init. Gowalla is not in the paper: it uses the
-Yelp2018 row. Preset ``cpu``: L 2, 30 epochs, sampled negatives (4,096 per side).
+Yelp2018 row. Preset ``cpu``: L 2, 30 epochs, sampled negatives (4,096 per side) and
+LightGCN's N(0, 0.1²) initialisation instead of Xavier, so that the scaled comparison with
+the ``cpu`` LightGCN differs only by the contrastive term. With Xavier-uniform on tables of
+~40k rows the initial embeddings are about ten times smaller; the normalised InfoNCE
+gradient (∝ 1/‖e‖) then dominates Adam's steps and BPR barely moves in the first epochs
+(5,000-user Gowalla subsample, epoch 5: validation Recall@20 0.042 with Xavier, 0.096 with
+N(0, 0.1²), LightGCN 0.089).
 """
 from __future__ import annotations
 
@@ -81,7 +87,7 @@ class SGLConfig(LightGCNConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "default": {},
-        "cpu": dict(CPU_PRESET, negatives="sampled", num_negatives=4096),
+        "cpu": dict(CPU_PRESET, negatives="sampled", num_negatives=4096, init="normal"),
     }
     DATASET_ROWS: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {
         "default": _SGL_ROWS, "cpu": _SGL_ROWS}
