@@ -106,7 +106,7 @@ def main() -> None:
     record = json.loads(args.out.read_text()) if args.out.exists() else {}
     record.setdefault("runs", [])
     record.update({
-        "title": "PamC and SCGC* deep clustering quality (argmax Q, 10-seed pipeline)",
+        "title": "PamC and SCGC* deep clustering quality (argmax Q, full pipeline per seed)",
         "command": "python benchmarks/pamc_quality.py " + " ".join(sys.argv[1:]),
         "protocol": PROTOCOL.replace("; one seed per run", "") + "; mean ± population std over seeds, "
                     "each seed its own autoencoder, K-means and validation subset",

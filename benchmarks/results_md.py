@@ -179,8 +179,9 @@ def _pamc_scaling_section(r: dict) -> list[str]:
         else:
             reason = row.get("reason", "")
             if reason.startswith("not run: the previous size was skipped"):
-                reason = "not run: skipped at a smaller N"
-            lines.append(f"| {row['N']:,} | {row['loss']} | - | - | - | {row['status']}: {reason} |")
+                reason = "skipped at a smaller N"
+            lines.append(f"| {row['N']:,} | {row['loss']} | - | - | - | {row['status']}: "
+                         f"{reason.removeprefix('not run: ')} |")
     slopes = r["slopes_n_ge_8192"]
     lines += ["", "Log-log slopes (N >= 8,192): " + "; ".join(
         f"{k} time {v['time']:.2f}, memory {v['memory']:.2f}" if v["time"] is not None else f"{k} -"
