@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from gcl.losses._chunk import checkpointed_rows
@@ -71,3 +72,25 @@ def neighbourhood_exp_sum(zn: Tensor, row: Tensor, col: Tensor, value: Tensor, t
 
     terms = checkpointed_rows(block, row.numel(), edge_chunk_size) if row.numel() else zn.new_zeros(0)
     return zn.new_zeros(zn.size(0)).index_add(0, row, terms)
+
+
+def normalized_positive_sums(z: Tensor, adj: SparseOperator, tau: float | Tensor, eps: float = 1e-8,
+                             edge_chunk_size: int | None = None) -> tuple[Tensor, Tensor]:
+    """The shared first step of the PamC and SCGC* losses: ``zn = z / ‖z‖`` and the positive
+    sums ``pos_i`` of :func:`neighbourhood_exp_sum` over the non-zeros of ``adj``.
+
+    Args:
+        z: [N, d] embeddings.
+        adj: positive operator A, sparse [N, N] (COO/CSR) or ``(edge_index, edge_weight)``.
+        tau: multiplies the cosines.
+        eps: lower bound of the norms in the cosines.
+        edge_chunk_size: edges per checkpointed block of the positive term.
+
+    Returns:
+        ``(zn [N, d], pos [N])``.
+    """
+    if z.dim() != 2:
+        raise ValueError(f"z must be [N, d], got {tuple(z.shape)}")
+    row, col, value = edge_list(adj, z.size(0))
+    zn = F.normalize(z, dim=1, eps=eps)
+    return zn, neighbourhood_exp_sum(zn, row, col, value, tau, edge_chunk_size)

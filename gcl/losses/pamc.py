@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gcl.losses._sparse import SparseOperator, edge_list, neighbourhood_exp_sum
+from gcl.losses._sparse import SparseOperator, normalized_positive_sums
 from gcl.losses.temperature import check_tau
 
 
@@ -104,12 +104,7 @@ def pamc_loss(
         EmptyClusterError: fewer than two clusters remain.
     """
     check_tau(tau)
-    if z.dim() != 2:
-        raise ValueError(f"z must be [N, d], got {tuple(z.shape)}")
-    n = z.size(0)
-    row, col, value = edge_list(adj, n)
-    zn = F.normalize(z, dim=1, eps=eps)
-    pos = neighbourhood_exp_sum(zn, row, col, value, tau, edge_chunk_size)
+    _, pos = normalized_positive_sums(z, adj, tau, eps, edge_chunk_size)
     centres, _ = meta_nodes(z, assignment, num_clusters, drop_empty=drop_empty)
     if centres.size(0) < 2:
         raise EmptyClusterError(f"PamC needs at least 2 non-empty clusters, got {centres.size(0)}")

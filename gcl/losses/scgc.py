@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gcl.losses._chunk import check_chunk_size, checkpointed_rows
-from gcl.losses._sparse import SparseOperator, edge_list, neighbourhood_exp_sum
+from gcl.losses._sparse import SparseOperator, edge_list, normalized_positive_sums
 from gcl.losses.temperature import check_tau
 
 
@@ -42,12 +42,7 @@ def scgc_star_loss(z: Tensor, adj: SparseOperator, tau: float | Tensor = 1.0, *,
     """
     check_tau(tau)
     check_chunk_size(chunk_size)
-    if z.dim() != 2:
-        raise ValueError(f"z must be [N, d], got {tuple(z.shape)}")
-    n = z.size(0)
-    row, col, value = edge_list(adj, n)
-    zn = F.normalize(z, dim=1, eps=eps)
-    pos = neighbourhood_exp_sum(zn, row, col, value, tau, edge_chunk_size)
+    zn, pos = normalized_positive_sums(z, adj, tau, eps, edge_chunk_size)
 
     def block(start: int, stop: int) -> Tensor:
         rows = torch.arange(stop - start, device=z.device)
@@ -56,7 +51,7 @@ def scgc_star_loss(z: Tensor, adj: SparseOperator, tau: float | Tensor = 1.0, *,
         log_den = torch.logsumexp(tau * s, dim=1)
         return -torch.log(pos[start:stop] * torch.exp(-log_den) + 1e-8)
 
-    return checkpointed_rows(block, n, chunk_size).mean()
+    return checkpointed_rows(block, zn.size(0), chunk_size).mean()
 
 
 def scgc_star_loss_dense(z: Tensor, adj: SparseOperator, tau: float | Tensor = 1.0, *,
