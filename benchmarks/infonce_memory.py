@@ -32,26 +32,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-MIB = 1024 * 1024
+sys.path.insert(0, str(HERE))
 
-
-def _status() -> dict[str, int]:
-    """VmRSS and VmHWM of this process in bytes."""
-    out = {}
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                key, value = line.split(":")
-                out[key] = int(value.split()[0]) * 1024
-    return out
-
-
-def _mem_available() -> int:
-    with open("/proc/meminfo") as fh:
-        for line in fh:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("MemAvailable not found in /proc/meminfo")
+from _memory import MIB, track_peak
+from _memory import mem_available as _mem_available
+from _memory import rss_status as _status  # noqa: F401  (re-exported: other benchmarks import it from here)
 
 
 def worker(n: int, d: int, chunk: int | None, threads: int) -> dict:
@@ -64,18 +49,15 @@ def worker(n: int, d: int, chunk: int | None, threads: int) -> dict:
     g = torch.Generator().manual_seed(0)
     z1 = torch.randn(n, d, generator=g).requires_grad_()
     z2 = torch.randn(n, d, generator=g).requires_grad_()
-    with open("/proc/self/clear_refs", "w") as fh:  # reset VmHWM to the current VmRSS
-        fh.write("5")
-    before = _status()
-    t0 = time.perf_counter()
-    loss = infonce.info_nce(z1, z2, 0.5, intra_view=False, chunk_size=chunk)
-    t_fwd = time.perf_counter() - t0
-    loss.backward()
-    elapsed = time.perf_counter() - t0
-    after = _status()
+    with track_peak() as mem:
+        t0 = time.perf_counter()
+        loss = infonce.info_nce(z1, z2, 0.5, intra_view=False, chunk_size=chunk)
+        t_fwd = time.perf_counter() - t0
+        loss.backward()
+        elapsed = time.perf_counter() - t0
     return {"N": n, "d": d, "chunk": chunk, "loss": float(loss), "time_s": elapsed, "forward_s": t_fwd,
-            "backward_s": elapsed - t_fwd, "baseline_rss_mib": before["VmRSS"] / MIB,
-            "peak_mib": (after["VmHWM"] - before["VmRSS"]) / MIB, "grad_finite": bool(
+            "backward_s": elapsed - t_fwd, "baseline_rss_mib": mem["baseline_rss_mib"],
+            "peak_mib": mem["peak_mib"], "grad_finite": bool(
                 torch.isfinite(z1.grad).all() and torch.isfinite(z2.grad).all())}
 
 

@@ -54,6 +54,12 @@ METHODS: dict[str, MethodEntry] = {
     "lightgcl": MethodEntry("gcl.bench.cf:run", ("gowalla", "gowalla-5k", "yelp2018", "amazon-book"),
                             "LightGCL (LightGCN + SVD-view InfoNCE), full-ranking Recall/NDCG@20,40",
                             "gcl.methods.lightgcl:LightGCLConfig"),
+    "meow": MethodEntry("gcl.bench.meow:run", ("acm", "imdb", "dblp", "aminer", "freebase"),
+                        "MEOW heterogeneous GCL (meta-path contexts, cluster-weighted InfoNCE + ProtoNCE), "
+                        "HeCo probe + k-means", "gcl.methods.meow:MEOWConfig"),
+    "adameow": MethodEntry("gcl.bench.meow:run_adameow", ("acm", "imdb", "dblp", "aminer", "freebase"),
+                           "AdaMEOW heterogeneous GCL (learned negative weights, block form), HeCo probe + k-means",
+                           "gcl.methods.adameow:AdaMEOWConfig"),
 }
 
 

@@ -26,7 +26,8 @@ What :func:`load_hetero` returns (``T`` = target type, ``N`` = its node count):
 * ``data[T].y``: ``(N,)`` int64 classes counted from 0;
 * ``data[T].train_idx_<r>``, ``val_idx_<r>``, ``test_idx_<r>``: int64 node ids for label rate
   ``r`` (see :func:`get_split`); ``data.label_rates``: the rates present;
-* ``data.target_type``: ``T``; ``data.num_classes``; ``data.name``;
+* ``data.target_type``: ``T``; ``data.type_letters``: type letter -> node type name
+  (``{"p": "paper", ...}``); ``data.num_classes``; ``data.name``;
 * ``data.metapaths``: a :class:`MetaPathCounts` giving the ``(N, N)`` int64 scipy CSR
   path-count matrix of each meta-path by name (``data.metapaths['PAP']``), computed on first
   access.
@@ -376,6 +377,11 @@ class MetaPathCounts:
     def __contains__(self, name: object) -> bool:
         return name in self.names
 
+    def path_counts(self, path: str) -> sp.csr_matrix:
+        """Path counts along any chain of the dataset's relations (``"PA"``, ``"APC"``), not
+        only the registered meta-paths; ``(n_first, n_last)`` int64 CSR, not cached."""
+        return metapath_counts(path, self._incidences)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.names)
 
@@ -642,6 +648,7 @@ def load_hetero(
 
     data.name = schema.name
     data.target_type = target
+    data.type_letters = dict(schema.node_types)
     data.num_classes = int(labels.max()) + 1
     data.label_rates = tuple(schema.label_rates)
     data.metapaths = MetaPathCounts(target, schema.metapaths, incidences)

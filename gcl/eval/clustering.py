@@ -125,6 +125,7 @@ def kmeans(
     max_iter: int = 300,
     tol: float = 1e-4,
     metric: Metric = "euclidean",
+    init: str = "k-means++",
     generator: torch.Generator | None = None,
 ) -> KMeansResult:
     """K-means with k-means++ seeding and ``n_init`` restarts (see the module docstring).
@@ -137,6 +138,8 @@ def kmeans(
         max_iter: Lloyd iterations per restart.
         tol: relative tolerance on the centre shift (times the mean feature variance).
         metric: ``'euclidean'`` or ``'inner_product'`` assignment.
+        init: ``'k-means++'`` seeding, or ``'random'``: k distinct points drawn uniformly
+            (faiss's default, as MEOW's per-epoch clustering uses).
         generator: source of randomness (None = torch's global RNG).
 
     Returns:
@@ -151,6 +154,8 @@ def kmeans(
         raise ValueError(f"n_init and max_iter must be >= 1, got {n_init}, {max_iter}")
     if metric not in ("euclidean", "inner_product"):
         raise ValueError(f"metric must be 'euclidean' or 'inner_product', got {metric!r}")
+    if init not in ("k-means++", "random"):
+        raise ValueError(f"init must be 'k-means++' or 'random', got {init!r}")
     if not x.is_floating_point():
         x = x.float()
     if not bool(torch.isfinite(x).all()):
@@ -160,7 +165,11 @@ def kmeans(
     n_trials = 2 + int(math.log(k))
     best: KMeansResult | None = None
     for _ in range(n_init):
-        c0 = _kmeans_pp(x, x_sq, k, generator, n_trials)
+        if init == "random":
+            gdev = generator.device if generator is not None else x.device
+            c0 = x[torch.randperm(n, generator=generator, device=gdev)[:k].to(x.device)].clone()
+        else:
+            c0 = _kmeans_pp(x, x_sq, k, generator, n_trials)
         labels, c, inertia, it = _lloyd(x, x_sq, c0, metric, max_iter, abs_tol)
         if best is None or inertia < best.inertia:
             best = KMeansResult(labels, c, inertia, it)

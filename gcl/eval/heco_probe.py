@@ -39,6 +39,8 @@ class HeCoProbeResult:
         macro_f1, macro_f1_std: mean / std over runs of the selected test macro-F1.
         micro_f1, micro_f1_std: same for micro-F1.
         auc, auc_std: same for the one-vs-rest macro ROC-AUC.
+        val_macro_f1, val_micro_f1: mean over runs of the best validation macro- / micro-F1
+            (what model selection may use; no test data involved).
         runs: per-run values, keys ``macro_f1``, ``micro_f1``, ``auc``, ``macro_epoch``,
             ``micro_epoch`` (0-based epoch of each selection).
     """
@@ -49,6 +51,8 @@ class HeCoProbeResult:
     micro_f1_std: float
     auc: float
     auc_std: float
+    val_macro_f1: float = float("nan")
+    val_micro_f1: float = float("nan")
     runs: dict[str, list[float]] = field(default_factory=dict, compare=False)
 
     def as_dict(self, prefix: str = "") -> dict[str, float]:
@@ -162,6 +166,7 @@ def heco_probe(
         macro_f1=float(test_ma.mean()), macro_f1_std=_std(test_ma),
         micro_f1=float(test_mi.mean()), micro_f1_std=_std(test_mi),
         auc=float(test_auc.mean()), auc_std=_std(test_auc),
+        val_macro_f1=float(best_val_ma.mean()), val_micro_f1=float(best_val_mi.mean()),
         runs={"macro_f1": test_ma.tolist(), "micro_f1": test_mi.tolist(), "auc": test_auc.tolist(),
               "macro_epoch": ep_ma.tolist(), "micro_epoch": ep_mi.tolist()},
     )

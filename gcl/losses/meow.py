@@ -41,8 +41,11 @@ def cluster_disagreement_log_weights(labels: Tensor) -> Callable[[int, int], Ten
     labels = _as_label_matrix(labels)
 
     def log_w(start: int, stop: int) -> Tensor:
-        differ = labels[:, start:stop, None] != labels[:, None, :]            # [M, B, N]
-        return torch.log(differ.sum(dim=0).to(torch.get_default_dtype()))
+        # w accumulated in place in floating point: one [B, N] buffer, no [M, B, N] tensor.
+        w = (labels[0, start:stop, None] != labels[0, None, :]).to(torch.get_default_dtype())
+        for m in range(1, labels.size(0)):  # a loop over the M clusterings
+            w.add_(labels[m, start:stop, None] != labels[m, None, :])
+        return w.log_()
 
     return log_w
 
