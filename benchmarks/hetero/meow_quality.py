@@ -2,7 +2,7 @@
 
     python benchmarks/hetero/meow_quality.py [--dataset acm] [--seeds 0 1 2 3 4]
         [--variants meow meow-uniform-w meow-no-proto meow-no-context meow-resample adameow]
-        [--adameow-epochs 1200] [--max-epochs 10000] [--threads 1]
+        [--adameow-epochs 1200] [--max-epochs 10000] [--threads 1] [--run-dir runs/meow]
 
 Per variant and seed (``gcl.bench.meow``): meta-path inputs prepared once (PathSim top-k of the
 preset, seeded tie-break), training with the method's rule (MEOW: early stop on the training
@@ -84,7 +84,8 @@ def run_variant(name: str, dataset: str, seed: int, graphs_cache: dict, args) ->
         graphs_cache[key] = prepare(dataset, cfg, seed=0)
     graphs = graphs_cache[key]
     t0 = time.perf_counter()
-    run = train(graphs, cfg, seed, quiet=not sys.stderr.isatty())
+    run_dir = None if args.run_dir is None else str(args.run_dir / dataset / name / str(seed))
+    run = train(graphs, cfg, seed, out_dir=run_dir, quiet=not sys.stderr.isatty())
     wall = time.perf_counter() - t0
     hist = run.train.history[1:] or run.train.history
     train_facts = {"epochs_run": run.train.epochs_run, "selected_epoch": run.train.best_epoch,
@@ -124,13 +125,21 @@ def main() -> None:
                         help="override AdaMEOW's fixed budget (preset: 1200 on ACM)")
     parser.add_argument("--max-epochs", type=int, default=10000, help="MEOW's epoch cap (preset 10000)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--run-dir", type=Path, default=None,
+                        help="engine output per run (metrics.jsonl to follow progress, checkpoints)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--no-raw-features", action="store_true", help="skip the raw-feature probe row")
+    parser.add_argument("--merge-from", type=Path, nargs="*", default=[],
+                        help="JSON files of other runs of this script (e.g. ablations run in parallel) whose "
+                             "runs are merged into --out before anything else")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     out = args.out or HERE.parent / "results" / f"meow_{args.dataset}.json"
     result = json.loads(out.read_text()) if out.exists() else {}
-    result.update({"dataset": args.dataset, "threads": args.threads, "device": "cpu",
-                   "command": "python benchmarks/hetero/meow_quality.py " + " ".join(sys.argv[1:])})
+    result.update({"dataset": args.dataset, "threads": args.threads, "device": "cpu"})
+    command = "python benchmarks/hetero/meow_quality.py " + " ".join(sys.argv[1:])
+    if command not in result.setdefault("commands", []):
+        result["commands"].append(command)
     result.setdefault("runs", {})
     result.setdefault("summary", {})
 
@@ -139,10 +148,19 @@ def main() -> None:
         tmp.write_text(json.dumps(result, indent=1))
         os.replace(tmp, out)
 
-    if "raw-features" not in result["runs"]:
+    for other in args.merge_from:
+        for name, seeds in json.loads(other.read_text())["runs"].items():
+            result["runs"].setdefault(name, {}).update(seeds)
+    for name, done in result["runs"].items():
+        if done:
+            result["summary"][name] = _aggregate([done[s] for s in sorted(done, key=int)])
+    save()
+    if "raw-features" not in result["runs"] and not args.no_raw_features:
         result["runs"]["raw-features"] = {"0": raw_feature_row(args.dataset)}
         result["summary"]["raw-features"] = _aggregate(list(result["runs"]["raw-features"].values()))
         save()
+    if args.merge_from:
+        return
     graphs_cache: dict = {}
     for seed in args.seeds:
         for name in args.variants:

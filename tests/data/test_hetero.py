@@ -247,6 +247,27 @@ def test_dblp_layout_builds_metapaths_from_edge_lists(tmp_path: Path) -> None:
     np.testing.assert_array_equal(small.metapaths["APCPA"].toarray(), expected["APCPA"])
 
 
+def test_dblp_layout_runs_meow_with_long_metapath_contexts(tmp_path: Path) -> None:
+    from gcl.data.metapath_graphs import prepare_metapath_graphs
+    from gcl.methods.meow import MEOW, MEOWConfig
+
+    root = tmp_path / "root"
+    ref = _write_dblp(root / "hetero/heco/dblp", np.random.default_rng(0))
+    data = gcl.data.load("dblp", root=root, num_nodes={"conference": 4})
+    g = prepare_metapath_graphs(data, 5, seed=0)
+    assert [[t for t, _ in prefixes] for prefixes in g.contexts] == [["paper"], ["paper", "conference"],
+                                                                      ["paper", "term"]]
+    # The APC prefix: the mean over the distinct conferences of an author's papers.
+    reach = (ref["pa"].T @ ref["pc"]) > 0
+    expected = reach / reach.sum(1, keepdims=True)
+    np.testing.assert_allclose(g.contexts[1][1][1].to_dense().numpy(), expected, rtol=1e-6)
+    torch.manual_seed(0)
+    model = MEOW(g, MEOWConfig(hidden=8, num_clusters=(3, 4), topk=(5,), adj_mask=(0.2,)))
+    loss, _ = model.loss(g, *g.augmented(0.3, [0.2] * 3, torch.Generator().manual_seed(0)))
+    loss.backward()
+    assert torch.isfinite(loss) and model.encoder.context_proj[1].weight.grad is not None
+
+
 def test_metapath_counts_general_chain() -> None:
     rng = np.random.default_rng(1)
     pa = rng.integers(0, 2, size=(7, 5))
