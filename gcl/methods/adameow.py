@@ -31,8 +31,7 @@ from torch import Tensor, nn
 
 from gcl.data.metapath_graphs import MetaPathGraphs
 from gcl.losses.adameow import AdaMEOWWeightNet, adameow_loss
-from gcl.methods.metapath_base import (AugmentationSource, MetaPathConfig, MetaPathRun, build_encoder,
-                                       fit)
+from gcl.methods.metapath_base import MetaPathConfig, MetaPathRun, build_encoder, fit
 from gcl.nn.lightgcn import SparseOperator
 from gcl.utils import seed_everything
 
@@ -93,27 +92,16 @@ class AdaMEOW(nn.Module):
 
 def train_adameow(graphs: MetaPathGraphs, cfg: AdaMEOWConfig, seed: int, *, device: str | torch.device = "cpu",
                   out_dir: str | None = None, resume: bool = False, quiet: bool = True) -> MetaPathRun:
-    """Train AdaMEOW for one seed on prepared inputs (selection per ``cfg.selection``)."""
+    """Train AdaMEOW for one seed on prepared inputs (selection per ``cfg.selection``); the
+    statistics of w are logged every ``stats_every`` epochs (and at the first)."""
     seed_everything(seed)
     model = AdaMEOW(graphs, cfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    gen = torch.Generator().manual_seed(seed)
-    views = AugmentationSource(graphs, cfg, gen)
 
-    def step(current, epoch: int) -> dict[str, float]:
-        loss, parts = model.loss(graphs, *current)
-        t0 = time.perf_counter()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        terms = {"loss": float(loss.detach()), "t_encoder": parts["t_encoder"], "t_loss": parts["t_loss"],
-                 "t_backward": time.perf_counter() - t0}
-        if cfg.stats_every and (epoch % cfg.stats_every == 0 or epoch == 1):
-            stats = model.weight_net.stats(parts["f"].detach(), parts["a"].detach(), chunk_size=cfg.chunk_size)
-            terms.update({f"w_{k}": v for k, v in stats.items()})
-        return terms
+    def terms(parts: dict[str, Any], epoch: int) -> dict[str, float]:
+        if not cfg.stats_every or (epoch % cfg.stats_every and epoch != 1):
+            return {}
+        stats = model.weight_net.stats(parts["f"].detach(), parts["a"].detach(), chunk_size=cfg.chunk_size)
+        return {f"w_{k}": v for k, v in stats.items()}
 
-    signature = {"method": "adameow", "seed": seed, "nodes": graphs.num_nodes,
-                 "config": {k: v for k, v in cfg.to_dict().items() if k != "epochs"}}
-    return fit(model, model.encoder, graphs, cfg, seed, step, optimizer=opt, generator=gen, views=views,
-               device=device, out_dir=out_dir, resume=resume, quiet=quiet, signature=signature)
+    return fit(model, graphs, cfg, seed, "adameow", terms, device=device, out_dir=out_dir, resume=resume,
+               quiet=quiet)

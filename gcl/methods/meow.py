@@ -44,8 +44,7 @@ from gcl.data.metapath_graphs import MetaPathGraphs
 from gcl.eval.clustering import kmeans
 from gcl.losses.meow import meow_info_nce
 from gcl.losses.protonce import proto_nce, prototype_concentration
-from gcl.methods.metapath_base import (AugmentationSource, MetaPathConfig, MetaPathRun, build_encoder,
-                                       fit)
+from gcl.methods.metapath_base import MetaPathConfig, MetaPathRun, build_encoder, fit
 from gcl.nn.lightgcn import SparseOperator
 from gcl.utils import seed_everything
 
@@ -157,22 +156,10 @@ def train_meow(graphs: MetaPathGraphs, cfg: MEOWConfig, seed: int, *, device: st
     """Train MEOW for one seed on prepared inputs (selection per ``cfg.selection``)."""
     seed_everything(seed)
     model = MEOW(graphs, cfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    gen = torch.Generator().manual_seed(seed)
-    views = AugmentationSource(graphs, cfg, gen)
 
-    def step(current, epoch: int) -> dict[str, float]:
-        loss, parts = model.loss(graphs, *current)
-        t0 = time.perf_counter()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return {"loss": float(loss.detach()), "info": float(parts["info"].detach()),
-                "proto": float(parts["proto"].detach()),
-                "t_encoder": parts["t_encoder"], "t_kmeans": parts["t_kmeans"], "t_loss": parts["t_loss"],
-                "t_backward": time.perf_counter() - t0}
+    def terms(parts: dict[str, Any], epoch: int) -> dict[str, float]:
+        return {"info": float(parts["info"].detach()), "proto": float(parts["proto"].detach()),
+                "t_kmeans": parts["t_kmeans"]}
 
-    signature = {"method": "meow", "seed": seed, "nodes": graphs.num_nodes,
-                 "config": {k: v for k, v in cfg.to_dict().items() if k != "epochs"}}
-    return fit(model, model.encoder, graphs, cfg, seed, step, optimizer=opt, generator=gen, views=views,
-               device=device, out_dir=out_dir, resume=resume, quiet=quiet, signature=signature)
+    return fit(model, graphs, cfg, seed, "meow", terms, device=device, out_dir=out_dir, resume=resume,
+               quiet=quiet)

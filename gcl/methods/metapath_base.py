@@ -218,24 +218,44 @@ class MetaPathRun:
     views: tuple[Tensor, list[SparseOperator]]
 
 
-def fit(model: nn.Module, encoder: MEOWEncoder, graphs: MetaPathGraphs, cfg: MetaPathConfig, seed: int,
-        step: Callable[[tuple[Tensor, list[SparseOperator]], int], dict[str, float]], *,
-        optimizer: torch.optim.Optimizer, generator: torch.Generator, views: AugmentationSource,
+def fit(model: nn.Module, graphs: MetaPathGraphs, cfg: MetaPathConfig, seed: int, name: str,
+        extra_terms: Callable[[dict[str, Any], int], dict[str, float]] | None = None, *,
         device: str | torch.device = "cpu", out_dir: str | None = None, resume: bool = False,
-        quiet: bool = True, signature: Mapping[str, Any] | None = None) -> MetaPathRun:
-    """Run ``step(views, epoch) -> loss terms`` on the engine with ``cfg.selection``."""
+        quiet: bool = True) -> MetaPathRun:
+    """Train ``model`` (a module with ``.encoder`` and ``.loss(graphs, x_aug, adjs_aug) ->
+    (loss, parts)``) with full-batch Adam on the engine, selecting per ``cfg.selection``.
+
+    Args:
+        model: the method's module, already on ``device``.
+        graphs: prepared inputs; cfg: hyper-parameters; seed: seed of the augmentation draws.
+        name: method name recorded in the checkpoint signature.
+        extra_terms: ``fn(parts, epoch) -> {name: value}`` logged beside the loss and timings.
+        device, out_dir, resume, quiet: engine settings.
+    """
+    encoder: MEOWEncoder = model.encoder
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    generator = torch.Generator().manual_seed(seed)
+    views = AugmentationSource(graphs, cfg, generator)
     last: dict[str, float] = {}
 
     def train_epoch(epoch: int) -> dict[str, float]:
         t0 = time.perf_counter()
         current = views.next()
-        aug_time = time.perf_counter() - t0
-        terms = step(current, epoch)
+        t1 = time.perf_counter()
+        loss, parts = model.loss(graphs, *current)
+        t2 = time.perf_counter()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        terms = {"loss": float(loss.detach()), "t_augment": t1 - t0, "t_encoder": parts["t_encoder"],
+                 "t_loss": parts["t_loss"], "t_backward": time.perf_counter() - t2}
+        if extra_terms is not None:
+            terms.update(extra_terms(parts, epoch))
         last.update(terms)
-        return {**terms, "t_augment": aug_time}
+        return terms
 
     def validate(epoch: int) -> dict[str, float]:
-        if cfg.selection == "loss":
+        if cfg.selection == "loss":  # the engine selects on validate()'s values: pass the loss on
             return {"train_loss": last["loss"]}
         if cfg.selection == "val":
             return {"val_macro_f1": validation_score(encoder, graphs, views.current, cfg, seed)}
@@ -248,6 +268,8 @@ def fit(model: nn.Module, encoder: MEOWEncoder, graphs: MetaPathGraphs, cfg: Met
                        monitor=monitor, mode="min" if cfg.selection == "loss" else "max",
                        patience=cfg.patience if cfg.selection == "loss" else None,
                        resume=resume, quiet=quiet, restore_best=True)
+    signature = {"method": name, "seed": seed, "nodes": graphs.num_nodes,
+                 "config": {k: v for k, v in cfg.to_dict().items() if k != "epochs"}}
     result = Trainer(model, optimizer, train_epoch, validate if monitor else None, tcfg,
                      generators={"views": generator}, signature=signature).fit()
     return MetaPathRun(result, model, views.current)
