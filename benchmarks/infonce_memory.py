@@ -36,7 +36,6 @@ sys.path.insert(0, str(HERE))
 
 from _memory import MIB, track_peak
 from _memory import mem_available as _mem_available
-from _memory import rss_status as _status  # noqa: F401  (re-exported: other benchmarks import it from here)
 
 
 def worker(n: int, d: int, chunk: int | None, threads: int) -> dict:

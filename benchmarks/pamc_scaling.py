@@ -33,7 +33,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,7 +41,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from infonce_memory import MIB, _mem_available, _status  # noqa: E402  (same /proc readers)
+from _memory import MIB, run_worker  # noqa: E402  (same /proc readers and worker runner)
+from _memory import mem_available as _mem_available, rss_status as _status  # noqa: E402
 
 LOSSES = ("pamc", "scgc_chunked", "scgc_dense", "ntxent_dense")
 EXPONENT = {"pamc": 1.0, "scgc_chunked": 2.0, "scgc_dense": 2.0, "ntxent_dense": 2.0}
@@ -144,17 +144,7 @@ def interleaved_worker(n: int, reps: int) -> dict:
 
 
 def _subprocess(args: list[str], timeout: float) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               OMP_NUM_THREADS="1")
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"status": "skipped", "reason": f"exceeded the {timeout:.0f} s timeout"}
-    if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-        return {"status": "failed", "reason": f"exit code {proc.returncode}: {tail[0]}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_worker(Path(__file__).resolve(), args, timeout=timeout, repo=REPO)
 
 
 def fit_slope(rows: list[dict], key: str, min_n: int = 8192) -> float | None:
