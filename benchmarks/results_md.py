@@ -253,6 +253,148 @@ def _gowalla_quality_section(r: dict) -> list[str]:
 SECTIONS["gowalla_quality.json"] = _gowalla_quality_section
 
 
+def _adameow_memory_section(r: dict) -> list[str]:
+    chk, it, full = r["equality_check"], r["interleaved_time"], r["full_size"]
+    lines = [f"## {r['title']}", "", f"Command: `{r['command'].strip()}`  ", f"Protocol: {r['protocol']}.  ",
+             (f"Equality at N = {chk['N']} (blocks of {chk['chunk']}, {chk['dtype']}): largest absolute "
+              f"difference of the loss {chk['max_abs_diff']['loss']:.1e}, of any gradient (f, a, MLP parameters) "
+              f"{max(v for k, v in chk['max_abs_diff'].items() if k != 'loss'):.1e}.  "),
+             (f"Device: {r['device']['device']}, {r['device']['torch_threads']} torch thread, torch "
+              f"{r['versions']['torch']}; load average {r['loadavg_start'][0]:.1f} at start, "
+              f"{r['loadavg_end'][0]:.1f} at end (shared machine); whole run {r['wall_s'] / 60:.1f} min."), "",
+             ("| N | form | chunk (blocks; 1 block: no checkpointing) | peak memory (MiB) | "
+              "default-allocator peak (MiB) | forward + backward (s) | runs |"),
+             "|---|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        if row["status"] == "ok":
+            default = row.get("peak_mib_default_malloc")
+            chunk = "-" if row["chunk"] is None else f"{row['chunk']} ({row['blocks']} block{'s' * (row['blocks'] > 1)})"
+            lines.append(f"| {row['N']:,} | {row['form']} | {chunk} | {row['peak_mib']:,.1f} | "
+                         f"{'-' if default is None else f'{default:,.1f}'} | {row['time_s']:.2f} | {row['runs']} |")
+        else:
+            lines.append(f"| {row['N']:,} | {row['form']} | {row.get('chunk') or '-'} | not run: "
+                         f"{row.get('reason', row['status'])} | - | - | - |")
+    lines.append("")
+    for chunk, b in full["block"].items():
+        if "naive_over_block_peak" in b:
+            lines.append(f"At N = {full['N']:,}: naive / block (chunk {chunk}) peak memory "
+                         f"{b['naive_over_block_peak']:.1f}x, time {b['naive_over_block_time']:.1f}x.  ")
+    if it.get("status", "ok") == "ok" and "naive_over_block" in it:
+        lines.append(f"Interleaved in one process at N = {it['N']:,} (chunk {it['chunk']}, median of {it['runs']} "
+                     f"alternating runs): block {it['block_s']:.2f} s, naive {it['naive_s']:.2f} s "
+                     f"({it['naive_over_block']:.1f}x).")
+    return lines + [""]
+
+
+SECTIONS["adameow_memory.json"] = _adameow_memory_section
+
+
+def _seq_epoch_time_section(r: dict) -> list[str]:
+    d, st = r["dataset"], r["settings"]
+    partial = (f"**{st['timed_batches']} timed batches per method** (`--max-batches {st['max_batches_option']}`), "
+               "not whole epochs" if st["max_batches_option"] > 0 else "whole epochs")
+    lines = [f"## {r['title']}", "", f"Command: `{r['command'].strip()}`  ",
+             f"Data: {d['name']} ({d['users']:,} users, {d['items']:,} items, {d['train_prefixes']:,} training "
+             f"prefixes, {st['batches_per_epoch']} batches per epoch).  ",
+             f"Settings (equal for every method): d {st['dim']}, {st['num_layers']} blocks, {st['heads']} heads, "
+             f"FFN {st['ffn_dim']}, max length {st['max_len']}, batch {st['batch_size']}, dropout {st['dropout']:g}; "
+             f"CL4SRec λ {st['cl4srec_lambda']:g}; MCLRec λ, β = {st['mclrec_lambda_beta'][0]:g}, "
+             f"{st['mclrec_lambda_beta'][1]:g} with the regulariser.  ",
+             f"Timing: {r['timing']}; {partial}.  ",
+             f"Device: {r['device']}, {r['torch_threads']} torch thread(s), torch {r['torch']}; load average "
+             f"{r['loadavg_start'][0]:.2f} at start, {r['loadavg_end'][0]:.2f} at end.", "",
+             "| method | ms / batch (median) | epoch estimate (s) | x SASRec | x CL4SRec | peak memory (MB) |",
+             "|---|---|---|---|---|---|"]
+    for name, m in r["models"].items():
+        mem = "n/a (CPU)" if m["peak_memory_mb"] is None else f"{m['peak_memory_mb']:.0f}"
+        lines.append(f"| {name} | {m['per_batch_s'] * 1e3:.0f} | {m['epoch_s_estimate']:.0f} | "
+                     f"{m['ratio_vs_sasrec']:.2f} | {m['ratio_vs_cl4srec']:.2f} | {mem} |")
+    return lines + ["", f"Reference: {r['reference']}.", ""]
+
+
+SECTIONS["seq_epoch_time.json"] = _seq_epoch_time_section
+
+
+#: Reference rows from the MEOW issue / spec (ACM, %, Ma-F1 / Mi-F1 / AUC at 20, 40, 60; NMI / ARI).
+MEOW_ANCHORS = {
+    "acm": {
+        "HeCo (paper)": {20: (88.56, 88.13, 96.49), 40: (87.61, 87.45, 96.40), 60: (89.04, 88.71, 96.55),
+                         "nmi": 56.87, "ari": 56.94},
+        "MEOW released embeddings, this protocol": {20: (90.79, 90.58, 97.89), 40: (91.03, 91.16, 97.95),
+                                                    60: (91.19, 91.17, 98.30), "nmi": 49.23, "ari": 34.36},
+    },
+}
+MEOW_READOUTS = {"eval": "fine view z, eval mode (default)", "train": "fine view z, training-mode forward "
+                 "(original)", "coarse": "coarse view z^c only"}
+
+
+def _ms(s: dict) -> str:
+    return f"{s['mean']:.2f} ± {s['std']:.2f}"
+
+
+def _meow_section(r: dict) -> list[str]:
+    if not r.get("dataset") or not r.get("summary"):
+        return []
+    dataset = r["dataset"]
+    runs = r["runs"]
+    proto = next((run["protocol"] for name, rs in runs.items() if name != "raw-features"
+                  for run in rs.values()), "")
+    lines = [f"## MEOW / AdaMEOW on {dataset.upper()} (HeCo protocol, CPU)", "",
+             "Commands: " + "; ".join(f"`{c.strip()}`" for c in r.get("commands", [r.get("command", "")])) + "  ",
+             f"Protocol: {proto}. Every figure: mean ± std over training seeds (each seed's value is the mean "
+             f"of 50 probe runs), in %. Device: {r['device']}, {r['threads']} torch thread(s).", "",
+             "| variant | read-out | seeds | epochs run (mean) | Ma-F1 20 | Mi-F1 20 | AUC 20 | Ma-F1 40 | Mi-F1 40 "
+             "| AUC 40 | Ma-F1 60 | Mi-F1 60 | AUC 60 | NMI | ARI |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, summ in r["summary"].items():
+        for readout in ("eval", "train", "coarse"):
+            if readout not in summ:
+                continue
+            m = summ[readout]
+            cells = [_ms(m[f"{rate}_{k}"]) for rate in (20, 40, 60) for k in ("macro_f1", "micro_f1", "auc")]
+            ep = f"{summ['epochs_run']:.0f}" if "epochs_run" in summ else "-"
+            lines.append(f"| {name} | {MEOW_READOUTS[readout] if name != 'raw-features' else 'input features'} | "
+                         f"{len(summ['seeds'])} | {ep} | " + " | ".join(cells)
+                         + f" | {_ms(m['nmi'])} | {_ms(m['ari'])} |")
+    anchors = MEOW_ANCHORS.get(dataset, {})
+    for label, a in anchors.items():
+        cells = [f"{v:.2f}" for rate in (20, 40, 60) for v in a[rate]]
+        lines.append(f"| {label} | reference | - | - | " + " | ".join(cells) + f" | {a['nmi']:.2f} | {a['ari']:.2f} |")
+    lines.append("")
+    meow = r["summary"].get("meow", {}).get("eval")
+    if meow and anchors:
+        heco, released = anchors["HeCo (paper)"], anchors["MEOW released embeddings, this protocol"]
+        keys = ("macro_f1", "micro_f1", "auc")
+        above = all(meow[f"{rate}_{k}"]["mean"] >= heco[rate][i] for rate in (20, 40, 60) for i, k in enumerate(keys))
+        gaps = [released[rate][i] - meow[f"{rate}_{k}"]["mean"] for rate in (20, 40, 60) for i, k in enumerate(keys)]
+        lines += [f"Targets (MEOW, eval read-out): >= HeCo's paper row at every label rate and metric: "
+                  f"{'met' if above else 'MISSED'}; within 1.5 points of the released-embedding row: "
+                  f"{'met' if max(gaps) <= 1.5 else 'MISSED'} (largest shortfall {max(gaps):.2f} points).", ""]
+    timing = [(name, s) for name, s in r["summary"].items() if "t_encoder" in s]
+    if timing:
+        lines += ["Epoch time (s, mean over the epochs of each run, then over seeds; 1 thread on a shared 2-core "
+                  "machine): ", "", "| variant | encoder forward | k-means | loss | backward + step | whole epoch |",
+                  "|---|---|---|---|---|---|"]
+        for name, s in timing:
+            lines.append(f"| {name} | {s['t_encoder']:.3f} | {s.get('t_kmeans', 0.0):.3f} | {s['t_loss']:.3f} | "
+                         f"{s['t_backward']:.3f} | {s['epoch_s']:.3f} |")
+        lines.append("")
+    ada = runs.get("adameow", {})
+    for seed, run in sorted(ada.items()):
+        w = run["train"].get("w_stats", [])
+        if w:
+            lines.append(f"AdaMEOW seed {seed}: learned weights w over training (epoch: mean ± std, [min, max]): "
+                         + "; ".join(f"{x['epoch']}: {x['w_mean']:.3f} ± {x['w_std']:.3f} "
+                                     f"[{x['w_min']:.3f}, {x['w_max']:.3f}]" for x in w) + ".")
+    if ada:
+        lines.append("")
+    return lines
+
+
+SECTIONS["meow_acm.json"] = _meow_section
+SECTIONS["meow_imdb.json"] = _meow_section
+
+
 def write_results_md() -> Path:
     out = ["# Benchmark results", "",
            "Generated by `python benchmarks/results_md.py` from `benchmarks/results/*.json`; each "

@@ -25,12 +25,15 @@ class MethodEntry:
         description: one line for listings.
         config: ``module:Class`` of its hyper-parameter dataclass; when given, ``--config``
             keys and value types are checked against it before anything runs.
+        dataset_kind: also accept any dataset the registry serves with this kind (e.g.
+            ``"sequences"``: every one-line-per-user file found in a data root).
     """
 
     runner: str
     datasets: tuple[str, ...]
     description: str
     config: str | None = None
+    dataset_kind: str | None = None
 
 
 METHODS: dict[str, MethodEntry] = {
@@ -60,8 +63,30 @@ METHODS: dict[str, MethodEntry] = {
     "adameow": MethodEntry("gcl.bench.meow:run_adameow", ("acm", "imdb", "dblp", "aminer", "freebase"),
                            "AdaMEOW heterogeneous GCL (learned negative weights, block form), HeCo probe + k-means",
                            "gcl.methods.adameow:AdaMEOWConfig"),
+    "sasrec": MethodEntry("gcl.bench.seqrec:run", ("beauty", "toys"),
+                          "SASRec next-item recommendation (cross-entropy over all items), full-ranking HR/NDCG/MRR",
+                          "gcl.methods.sasrec:SASRecConfig", dataset_kind="sequences"),
+    "cl4srec": MethodEntry("gcl.bench.seqrec:run", ("beauty", "toys"),
+                           "CL4SRec (SASRec-CE + crop/mask/reorder views, NT-Xent), full-ranking HR/NDCG/MRR",
+                           "gcl.methods.cl4srec:CL4SRecConfig", dataset_kind="sequences"),
+    "mclrec": MethodEntry("gcl.bench.seqrec:run", ("beauty", "toys"),
+                          "MCLRec (CL4SRec views + learnable augmenters, three-step update), full-ranking "
+                          "HR/NDCG/MRR", "gcl.methods.mclrec:MCLRecConfig", dataset_kind="sequences"),
 }
 
+
+
+def _serves_kind(entry: MethodEntry, req: BenchRequest) -> bool:
+    """Whether the registry resolves ``req.dataset`` to a dataset of ``entry.dataset_kind``."""
+    if entry.dataset_kind is None:
+        return False
+    from gcl.data import UnknownDatasetError, find
+
+    try:
+        family, _ = find(req.dataset, req.root)
+    except UnknownDatasetError:
+        return False
+    return family.kind == entry.dataset_kind
 
 
 def check_request(req: BenchRequest) -> MethodEntry:
@@ -73,10 +98,11 @@ def check_request(req: BenchRequest) -> MethodEntry:
     entry = METHODS.get(req.method.lower())
     if entry is None:
         raise BenchUsageError(f"unknown method {req.method!r}; valid methods: {', '.join(sorted(METHODS))}")
-    if req.dataset.lower() not in entry.datasets:
+    if req.dataset.lower() not in entry.datasets and not _serves_kind(entry, req):
+        kind = f" or any {entry.dataset_kind} dataset in a data root" if entry.dataset_kind else ""
         raise BenchUsageError(
             f"method {req.method!r} does not run on dataset {req.dataset!r}; valid datasets: "
-            + ", ".join(entry.datasets)
+            + ", ".join(entry.datasets) + kind
         )
     if entry.config is not None:
         module, cls = entry.config.split(":")

@@ -7,6 +7,11 @@ from gcl.losses.adameow import AdaMEOWLoss, AdaMEOWWeightNet, adameow_loss
 from gcl.losses.barlow_twins import BarlowTwinsLoss, barlow_twins_loss
 from gcl.losses.bootstrap import BootstrapLoss, bootstrap_loss, symmetric_bootstrap_loss
 from gcl.losses.bpr import BPRLoss, bpr_loss, embedding_l2
+from gcl.losses.contrastive_regularizer import (
+    ContrastiveRegularizer,
+    contrastive_regularizer,
+    regularizer_from_scores,
+)
 from gcl.losses.dcl import DecoupledContrastiveLoss, decoupled_contrastive_loss
 from gcl.losses.debiased import DebiasedContrastiveLoss, debiased_info_nce
 from gcl.losses.dec import DECLoss, dec_kl_loss, dec_target, student_t_assignment
@@ -21,6 +26,7 @@ from gcl.losses.dsla import (
 from gcl.losses.ema import EMATarget, cosine_momentum
 from gcl.losses.hard_negative import HardNegativeContrastiveLoss, hard_negative_info_nce
 from gcl.losses.infonce import InfoNCE, info_nce, symmetric_info_nce
+from gcl.losses.nt_xent import NTXent, nt_xent, nt_xent_from_scores, two_view_scores
 from gcl.losses.meow import (
     MEOWInfoNCE,
     cluster_disagreement_log_weights,
@@ -46,4 +52,6 @@ __all__ = [
     "proto_nce", "prototype_concentration", "scgc_star_loss", "scgc_star_loss_dense",
     "student_t_assignment", "symmetric_bootstrap_loss", "symmetric_info_nce",
     "to_molecule_major", "vicreg_loss",
+    "ContrastiveRegularizer", "NTXent", "contrastive_regularizer", "nt_xent", "nt_xent_from_scores",
+    "regularizer_from_scores", "two_view_scores",
 ]

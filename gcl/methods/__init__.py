@@ -6,7 +6,10 @@ from gcl.methods.lightgcn import LightGCN, LightGCNConfig
 from gcl.methods.meow import MEOW, MEOWConfig
 from gcl.methods.pamc import PamC, PamCConfig
 from gcl.methods.sgl import SGL, SGLConfig
+from gcl.methods.sasrec import SASRec, SASRecConfig
+from gcl.methods.cl4srec import CL4SRec, CL4SRecConfig
+from gcl.methods.mclrec import MCLRec, MCLRecConfig
 
 __all__ = ["AdaMEOW", "AdaMEOWConfig", "MEOW", "MEOWConfig", "GRACE", "GRACEConfig", "LightGCL", "LightGCLConfig", "LightGCN", "LightGCNConfig", "PamC",
            "PamCConfig", "SGL",
-           "SGLConfig"]
+           "SGLConfig", "SASRec", "SASRecConfig", "CL4SRec", "CL4SRecConfig", "MCLRec", "MCLRecConfig"]

@@ -1,4 +1,5 @@
 """Encoders and heads: plain ``nn.Module``s producing node embeddings (pooling is separate)."""
+from gcl.nn.augmenter import LearnableAugmenter
 from gcl.nn.autoencoder import AutoEncoder, PretrainConfig, pretrain_autoencoder
 from gcl.nn.gcn import GCNEncoder, GCNLayer, gcn_adjacency
 from gcl.nn.gin import GINConv, GINEncoder
@@ -25,7 +26,7 @@ from gcl.nn.pooling import global_add_pool, global_max_pool, global_mean_pool, g
 from gcl.nn.sasrec import SASRecBlock, SASRecEncoder, SASRecOutput
 
 __all__ = [
-    "AutoEncoder", "PretrainConfig", "influence_operator", "pretrain_autoencoder",
+    "AutoEncoder", "PretrainConfig", "influence_operator", "pretrain_autoencoder", "LearnableAugmenter",
     "row_normalized_adjacency",
     "AtomEncoder", "BondEncoder", "CategoricalEmbedding", "GCNEncoder", "GCNLayer", "GINConv",
     "GINEncoder", "LightGCN", "MLP", "MetaPathEncoder", "MetaPathGCN", "PretrainAtomEncoder",

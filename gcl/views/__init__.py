@@ -38,12 +38,15 @@ from gcl.views.sequence import (
     IDENTITY,
     MASK,
     REORDER,
+    SeqViewPair,
+    right_to_left_padding,
     seq_augment_pair,
     seq_crop,
     seq_lengths,
     seq_mask,
     seq_random_augment,
     seq_reorder,
+    seq_view_lengths,
 )
 from gcl.views.subgraph import grow_subgraph, khop_subgraph, random_walk_subgraph
 from gcl.views.svd import SVDView, normalized_interaction_matrix
@@ -75,5 +78,5 @@ __all__ = [
     "merge_graph_views", "node_drop", "node_dropout_adjacency", "normalized_interaction_matrix",
     "random_walk_adjacencies", "random_walk_subgraph", "segment_rank", "select_graphs",
     "seq_augment_pair", "seq_crop", "seq_lengths", "seq_mask", "seq_random_augment",
-    "seq_reorder",
+    "seq_reorder", "SeqViewPair", "right_to_left_padding", "seq_view_lengths",
 ]

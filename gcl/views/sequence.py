@@ -20,6 +20,8 @@ CL4SRec/MCLRec's: crop ``eta = 0.5``, mask ``gamma = 0.5``, reorder ``beta = 0.8
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
 
@@ -261,6 +263,76 @@ def seq_augment_pair(
     return (v1, v2, ops) if return_ops else (v1, v2)
 
 
+class SeqViewPair(NamedTuple):
+    """Two augmented views of a batch with the length of every view row
+    (:func:`seq_augment_pair` + :func:`seq_view_lengths`).
+
+    Attributes:
+        view1, view2: ``[B, L]`` left-padded item ids.
+        length1, length2: ``[B]`` int64 number of items of each view row, counting masked
+            items (which may equal the padding id, so they cannot be read off the ids).
+        ops: ``[B, 2]`` operator codes of view 1 and view 2 (``IDENTITY`` for rows of length <= 1).
+    """
+
+    view1: Tensor
+    length1: Tensor
+    view2: Tensor
+    length2: Tensor
+    ops: Tensor
+
+
+def seq_view_lengths(seqs: Tensor, ops: Tensor, eta: float = 0.5, pad: int = 0) -> Tensor:
+    """Length of every view row made by the operators ``ops`` (e.g. of :func:`seq_augment_pair`).
+
+    A crop has ``max(1, floor(eta * len))`` items; mask, reorder and identity keep ``len``. The
+    lengths come from the operators, not from the ids, so a mask written with the padding id
+    (MCLRec) does not shorten a row even when it hits the row's first item. ``seqs`` (the
+    input of the views) must hold no padding inside a row, as
+    :meth:`gcl.data.SequenceDataset.padded_inputs` guarantees.
+
+    Args:
+        seqs: ``[B, L]`` left-padded input of the views.
+        ops: ``[B]`` or ``[B, V]`` operator codes.
+        eta: the crop fraction the views were made with.
+
+    Returns:
+        int64 lengths of the shape of ``ops``.
+    """
+    _check_seqs(seqs)
+    _check_fraction("eta", eta)
+    length = seq_lengths(seqs, pad)
+    if ops.shape[:1] != length.shape:
+        raise ValueError(f"ops must have one row per sequence ({seqs.size(0)}), got {tuple(ops.shape)}")
+    length = length.view(-1, *([1] * (ops.dim() - 1)))
+    crop_length = torch.where(length > 0, _floor(eta, length).clamp(min=1), length)
+    return torch.where(ops.to(seqs.device) == CROP, crop_length, length)
+
+
+def right_to_left_padding(seqs: Tensor, lengths: Tensor, pad: int = 0) -> Tensor:
+    """Move every row's first ``lengths[b]`` items (right-padded, RecBole's layout) to the end.
+
+    Args:
+        seqs: ``[B, L]`` item ids, row ``b`` holding its items in columns ``0 .. lengths[b] - 1``.
+        lengths: ``[B]`` number of items per row (``0 <= lengths <= L``).
+        pad: padding id written before the items.
+
+    Returns:
+        ``[B, L]`` left-padded rows (items in columns ``L - lengths[b] .. L - 1``, same order).
+    """
+    _check_seqs(seqs)
+    width = seqs.size(1)
+    lengths = lengths.to(seqs.device).long()
+    if lengths.shape != (seqs.size(0),):
+        raise ValueError(f"lengths must have shape [{seqs.size(0)}], got {tuple(lengths.shape)}")
+    if seqs.size(0) and (int(lengths.min()) < 0 or int(lengths.max()) > width):
+        raise ValueError(f"lengths must lie in [0, {width}]")
+    cols = torch.arange(width, device=seqs.device)
+    shift = (width - lengths).unsqueeze(1)
+    src = (cols - shift).clamp(min=0)
+    out = seqs.gather(1, src)
+    return out.masked_fill(cols < shift, pad)
+
+
 __all__ = [
     "CROP",
     "IDENTITY",
@@ -272,4 +344,7 @@ __all__ = [
     "seq_mask",
     "seq_random_augment",
     "seq_reorder",
+    "SeqViewPair",
+    "right_to_left_padding",
+    "seq_view_lengths",
 ]
