@@ -338,7 +338,7 @@ def _meow_section(r: dict) -> list[str]:
     dataset = r["dataset"]
     runs = r["runs"]
     proto = next((run["protocol"] for name, rs in runs.items() if name != "raw-features"
-                  for run in rs.values()), "")
+                  for run in rs.values()), "").replace(". One seed", "")
     lines = [f"## MEOW / AdaMEOW on {dataset.upper()} (HeCo protocol, CPU)", "",
              "Commands: " + "; ".join(f"`{c.strip()}`" for c in r.get("commands", [r.get("command", "")])) + "  ",
              f"Protocol: {proto}. Every figure: mean ± std over training seeds (each seed's value is the mean "
