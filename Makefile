@@ -1,12 +1,14 @@
 # Set-up and everyday commands. Everything installs into a virtual environment ($(VENV)).
 #   make demo   install, then train and evaluate GRACE on the bundled Cora
 #   make test   install, then run the test suite
+#   make docs   build the documentation site into site/ (mkdocs --strict), in its own venv
 # Variables a user may override:
 #   PYTHON       interpreter used to create the virtual environment        (python3)
 #   VENV         where the virtual environment lives                       (.venv)
 #   TORCH_SPEC   what to install when torch is missing                     (torch==2.13.0)
 #   CONSTRAINTS  constraints file for the torch install                    (constraints.txt)
 #   EXTRAS       extras installed with the package                          (dev)
+#   DOCS_VENV    virtual environment of the docs tools (the `docs` extra)  (.venv-docs)
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
@@ -14,10 +16,13 @@ CONSTRAINTS ?= constraints.txt
 EXTRAS ?= dev
 PYTEST_ARGS ?=
 
+DOCS_VENV ?= .venv-docs
+
 PY := $(VENV)/bin/python
 PIN := $(VENV)/torch-pin.txt
+DOCS_STAMP := $(DOCS_VENV)/docs-extra.stamp
 
-.PHONY: install demo test bench-grace clean
+.PHONY: install demo test bench-grace docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,5 +43,17 @@ test: install
 bench-grace: install
 	$(PY) benchmarks/grace_cora.py
 
+# Only the packages of the `docs` extra (read from pyproject.toml), not gcl and its torch:
+# the API pages are read from the source without importing it.
+$(DOCS_STAMP): pyproject.toml
+	@test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(PYTHON) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))\
+		['project']['optional-dependencies']['docs']))" > $(DOCS_VENV)/docs-requirements.txt
+	$(DOCS_VENV)/bin/python -m pip install -q -r $(DOCS_VENV)/docs-requirements.txt
+	@touch $@
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) $(DOCS_VENV) runs build site *.egg-info

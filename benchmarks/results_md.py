@@ -315,6 +315,38 @@ def _seq_epoch_time_section(r: dict) -> list[str]:
 SECTIONS["seq_epoch_time.json"] = _seq_epoch_time_section
 
 
+def _speed_seqrec_recbole_section(r: dict) -> list[str]:
+    d, st, res = r["dataset"], r["settings"], r["results"]
+    prm = st["params"]
+    lines = [f"## {r['title']}", "", f"Command: `{r['command'].strip()}`  ",
+             f"Data: {d['name']} ({d['users']:,} users, {d['items']:,} items, {d['train_prefixes']:,} training "
+             f"prefixes on both sides, {st['batches_per_epoch']} batches per epoch).  ",
+             f"Settings (equal on every side): d {st['dim']}, {st['num_layers']} blocks, {st['heads']} heads, "
+             f"FFN {st['ffn_dim']}, max length {st['max_len']}, batch {st['batch_size']}, dropout "
+             f"{st['hidden_dropout']:g}/{st['attn_dropout']:g}, {st['loss']}, {st['optimizer']} lr {st['lr']:g}; "
+             f"parameters RecBole {prm['recbole']:,}, gcl SASRec {prm['sasrec']:,}, gcl MCLRec {prm['mclrec']:,}; "
+             f"MCLRec {st['mclrec']}.  ",
+             f"Timing, step: {r['timing']['step']}.  ", f"Timing, epoch: {r['timing']['epoch']}.  ",
+             f"Device: {r['device']}, {r['torch_threads']} torch thread(s); torch {r['versions']['torch']}, "
+             f"RecBole {r['versions']['recbole']}, numpy {r['versions']['numpy']}; load average "
+             f"{r['load_average']['start'][0]:.2f} at start, {r['load_average']['end'][0]:.2f} at end.", "",
+             "| side | s / batch (step, same batches) | s / batch (epoch slope, own loader) | epoch (s) |",
+             "|---|---|---|---|"]
+    names = {"recbole": "RecBole 1.2.1 SASRec", "sasrec": "gcl SASRec", "mclrec": "gcl MCLRec"}
+    for side, name in names.items():
+        lines.append(f"| {name} | {res['step'][side]['per_batch_s']:.3f} | {res['epoch'][side]['per_batch_s']:.3f} | "
+                     f"{res['epoch'][side]['epoch_s']:.0f} |")
+    met = "met" if res["target_met"] else "MISSED"
+    return lines + ["", f"gcl SASRec vs RecBole SASRec: **{res['speedup_epoch']:.2f}x** per epoch (target >= "
+                    f"{r['target_speedup']:g}x: {met}), {res['speedup_step']:.2f}x per step on the same batches. "
+                    f"gcl MCLRec / gcl SASRec: {res['mclrec_vs_sasrec_epoch']:.2f}x per epoch, "
+                    f"{res['mclrec_vs_sasrec_step']:.2f}x per step (the official code costs about 3x CL4SRec).",
+                    "", f"Note: {r['note']} (anomaly mode during timing: {r['autograd_anomaly_mode']}).", ""]
+
+
+SECTIONS["speed_seqrec_recbole.json"] = _speed_seqrec_recbole_section
+
+
 #: Reference rows from the MEOW issue / spec (ACM, %, Ma-F1 / Mi-F1 / AUC at 20, 40, 60; NMI / ARI).
 MEOW_ANCHORS = {
     "acm": {

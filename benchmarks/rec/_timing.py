@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import statistics
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from gcl.methods import cf
+from gcl.utils.atomic import atomic_write
 
 
 def timed(fn: Callable[[], Any]) -> float:
@@ -38,6 +41,24 @@ def first_batches(n: int | None) -> Iterator[None]:
         cf.bpr_batches = real
 
 
+class FirstBatches:
+    """A data loader cut after ``n`` batches (``None``: all) for epoch functions that iterate a
+    loader object (RecBole's ``Trainer._train_epoch``); every other attribute passes through,
+    so the epoch function sees the loader it expects."""
+
+    def __init__(self, loader: Any, n: int | None):
+        self._loader, self._n = loader, n
+
+    def __iter__(self) -> Iterator[Any]:
+        return itertools.islice(iter(self._loader), self._n)
+
+    def __len__(self) -> int:
+        return len(self._loader) if self._n is None else min(self._n, len(self._loader))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
 def epoch_estimate(runs: dict[str, list[float]], n1: int | None, n2: int | None,
                    batches_per_epoch: int) -> dict[str, Any]:
     """Per-batch time, set-up and epoch time from timed runs on ``n1`` and ``n2`` batches.
@@ -58,6 +79,24 @@ def epoch_estimate(runs: dict[str, list[float]], n1: int | None, n2: int | None,
     setup = max(med[str(n1)] - n1 * slope, 0.0)
     return {"epoch_s": setup + batches_per_epoch * slope, "per_batch_s": slope,
             "setup_s": setup, "runs_s": runs}
+
+
+def epoch_timing_text(full_epoch: bool, n1: int, n2: int, batches_per_epoch: int, repeats: int) -> str:
+    """How :func:`epoch_estimate` figures were obtained, for a result record."""
+    how = ("whole epochs" if full_epoch else
+           f"each side's epoch function on the first {n1} and {n2} batches of its own loader (epoch "
+           f"set-up included once); per-batch = slope, set-up = intercept, epoch = set-up + "
+           f"{batches_per_epoch} x per-batch")
+    return f"{how}; median of {repeats} interleaved repeats"
+
+
+def write_record(path: str | Path, record: dict[str, Any]) -> Path:
+    """Write a benchmark's JSON record atomically and print where."""
+    path = Path(path)
+    with atomic_write(path, "w") as fh:
+        fh.write(json.dumps(record, indent=2))
+    print(path)
+    return path
 
 
 def add_timing_arguments(parser: Any, small: int, batches: int) -> None:

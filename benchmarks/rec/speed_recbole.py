@@ -28,9 +28,7 @@ Run with the ``[rec]`` environment::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
-import json
 import math
 import os
 import platform
@@ -39,7 +37,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 
@@ -52,43 +50,22 @@ from gcl.methods import cf  # noqa: E402
 from gcl.methods.lightgcn import LightGCN, LightGCNConfig  # noqa: E402
 from gcl.methods.sgl import SGL, SGLConfig  # noqa: E402
 from gcl.rec.recbole.atomic import recbole_split_config, write_interaction_splits  # noqa: E402
-from gcl.rec.recbole.compat import import_recbole  # noqa: E402
-from gcl.utils.atomic import atomic_write  # noqa: E402
+from gcl.rec.recbole.compat import import_recbole, recbole_workdir  # noqa: E402
 
 sys.path.insert(0, str(HERE))
-from _timing import add_timing_arguments, epoch_estimate, first_batches, timed  # noqa: E402
+from _timing import (  # noqa: E402
+    FirstBatches,
+    add_timing_arguments,
+    epoch_estimate,
+    epoch_timing_text,
+    first_batches,
+    timed,
+    write_record,
+)
 
 TARGET = 3.0
 SHARED = dict(dim=64, num_layers=3, batch_size=2048, lr=1e-3, reg_weight=1e-4)
 SGL_SETTINGS = dict(aug="ed", ratio=0.1, tau=0.2, ssl_weight=0.1, negatives="all")
-
-
-@contextlib.contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    """RecBole's trainer writes ``log_tensorboard/`` into the working directory."""
-    before = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
-class _FirstBatches:
-    """A RecBole data loader cut after ``n`` batches (``None``: all); other attributes pass
-    through, so ``_train_epoch`` sees the loader it expects."""
-
-    def __init__(self, loader: Any, n: int | None):
-        self._loader, self._n = loader, n
-
-    def __iter__(self) -> Iterator[Any]:
-        return itertools.islice(iter(self._loader), self._n)
-
-    def __len__(self) -> int:
-        return len(self._loader) if self._n is None else min(self._n, len(self._loader))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._loader, name)
 
 
 def build_recbole(root: Path, name: str) -> dict[str, Any]:
@@ -109,8 +86,7 @@ def build_recbole(root: Path, name: str) -> dict[str, Any]:
     sgl_extra = dict(type="ED", drop_ratio=SGL_SETTINGS["ratio"], ssl_tau=SGL_SETTINGS["tau"],
                      ssl_weight=SGL_SETTINGS["ssl_weight"])
     out: dict[str, Any] = {}
-    argv, sys.argv = sys.argv, sys.argv[:1]  # RecBole's Config parses the command line
-    with _cwd(root), warnings.catch_warnings():
+    with recbole_workdir(root), warnings.catch_warnings():  # Config parses sys.argv; logs go to cwd
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
         config = Config(model="LightGCN", config_dict=base)
@@ -125,7 +101,6 @@ def build_recbole(root: Path, name: str) -> dict[str, Any]:
             torch.set_num_threads(torch.get_num_threads())  # Config may not touch threads
             net = get_model(model)(cfg, train_data.dataset)
             out[model] = get_trainer(cfg["MODEL_TYPE"], model)(cfg, net)
-    sys.argv = argv
     return out
 
 
@@ -163,9 +138,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     def run(side: str, model: str, n: int | None) -> float:
         if side == "recbole":
             trainer = rb[model]
-            with _cwd(work), warnings.catch_warnings():
+            with recbole_workdir(work), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return timed(lambda: trainer._train_epoch(_FirstBatches(rb["train_data"], n),
+                return timed(lambda: trainer._train_epoch(FirstBatches(rb["train_data"], n),
                                                            next(epoch_idx)))
         net, opt = ours[model]
         with first_batches(n):
@@ -208,12 +183,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "valid_origin": graph.valid_origin},
         "settings": {**SHARED, "negatives_per_positive": 1, "optimizer": "Adam",
                      "sgl": SGL_SETTINGS, "batches_per_epoch": batches_per_epoch},
-        "timing": ("whole epochs" if args.full_epoch else
-                   f"each side's epoch function on the first {args.small} and {args.batches} batches "
-                   f"of its own loader (epoch set-up included once); per-batch = slope, set-up = "
-                   f"intercept, epoch = set-up + {batches_per_epoch} x per-batch")
-                  + f"; median of {args.repeats} interleaved repeats after one warm-up call; "
-                  "evaluation excluded",
+        "timing": epoch_timing_text(args.full_epoch, args.small, args.batches, batches_per_epoch,
+                                    args.repeats) + " after one warm-up call; evaluation excluded",
         "timed_functions": {"recbole": "Trainer._train_epoch (model.train() redraws SGL views; "
                                        "data loader with per-batch negative sampling)",
                             "gcl": "gcl.methods.cf.train_epoch (begin_epoch redraws SGL views; "
@@ -228,10 +199,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "target_speedup": TARGET,
         "models": results,
     }
-    path = Path(args.out)
-    with atomic_write(path, "w") as fh:
-        fh.write(json.dumps(out, indent=2))
-    print(path)
+    write_record(args.out, out)
     return out
 
 

@@ -70,6 +70,25 @@ def _extract_member(archive: Path, member: str, dest: Path) -> None:
         ) from exc
 
 
+def _check_sizes(archive: Path, member: str, data: Data) -> None:
+    """One label per node and no edge beyond the nodes (PyG's reader checks neither).
+
+    Raises:
+        DatasetError: naming the archive and the member.
+    """
+    n = int(data.x.size(0))
+    if data.y.numel() != n:
+        raise DatasetError(
+            archive, f"member {member}: {data.y.numel()} labels for {n} nodes (attr_shape rows)"
+        )
+    if data.edge_index.numel() and int(data.edge_index.max()) >= n:
+        raise DatasetError(
+            archive,
+            f"member {member}: the adjacency refers to node {int(data.edge_index.max())}, "
+            f"beyond the {n} nodes of the attribute matrix",
+        )
+
+
 def load_amazon(
     path: Path,
     name: str,
@@ -89,7 +108,8 @@ def load_amazon(
 
     Raises:
         DatasetError: the zip is corrupt or truncated, has no ``amazon_electronics_<name>.npz``
-            member, or the member is not an npz PyG can read.
+            member, the member is not an npz PyG can read, or its label count or adjacency
+            does not match its number of nodes.
     """
     from torch_geometric.datasets import Amazon
 
@@ -108,6 +128,7 @@ def load_amazon(
         _extract_member(path, member, raw / member)
         with processing_errors(path, f"member {member} is not an npz PyG's Amazon can read"):
             Amazon(str(tmp), pyg_name)
+        _check_sizes(path, member, Amazon(str(tmp), pyg_name)[0])
 
     cache = build_cache_dir(
         cache_dir_for(path, f"amazon-{pyg_name}-{source_fingerprint(path)}"),

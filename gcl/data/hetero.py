@@ -158,6 +158,9 @@ SCHEMAS: dict[str, HeteroSchema] = {
 # --------------------------------------------------------------------------- file readers
 
 
+_INT64_LIMIT = 2.0**63  # ids at or beyond this do not fit in int64
+
+
 def _content_lines(text: str) -> list[int]:
     """1-based numbers of the lines ``np.loadtxt`` reads as rows (not blank, not comments)."""
     return [
@@ -184,6 +187,8 @@ def _diagnose_edge_text(path: Path, text: str) -> DatasetError:
                 return DatasetError(path, f"expected integer node ids, found {tok!r}", lineno)
             if not np.isfinite(value) or value != np.floor(value):
                 return DatasetError(path, f"expected integer node ids, found {tok!r}", lineno)
+            if abs(value) >= _INT64_LIMIT:
+                return DatasetError(path, f"node id {tok[:30]!r} is too large", lineno)
     return DatasetError(path, "could not parse as an edge list of integer id pairs")
 
 
@@ -218,7 +223,8 @@ def read_edge_list(path: str | os.PathLike) -> np.ndarray:
             as_float = np.loadtxt(io.StringIO(text), dtype=np.float64, ndmin=2)
         except ValueError as err:
             raise _diagnose_edge_text(path, text) from err
-        if not np.all(np.isfinite(as_float)) or np.any(as_float != np.floor(as_float)):
+        if (not np.all(np.isfinite(as_float)) or np.any(as_float != np.floor(as_float))
+                or np.any(np.abs(as_float) >= _INT64_LIMIT)):  # no silent wrap-around in the cast
             raise _diagnose_edge_text(path, text) from None
         edges = as_float.astype(np.int64)
     if edges.shape[1] != 2:

@@ -25,6 +25,10 @@ Two OGB 1.3.6 behaviours are worked around without touching the user's folder:
   ``torch.serialization.safe_globals(OGB_SAFE_GLOBALS)``: the PyG storage classes and NumPy
   array/dtype reconstructors those files hold, and nothing else; no global switch is flipped.
 
+Before OGB processes a folder, its CSV tables are checked by :mod:`gcl.data.ogb_checks`
+(OGB casts them unchecked: a fractional or out-of-range id would pass silently), so a bad
+table is reported by file and line.
+
 The returned objects are OGB's classes (subclasses that only add the safe loading), so
 ``get_idx_split()`` / ``get_edge_split()``, ``num_tasks``, ``eval_metric`` work as in OGB.
 :func:`evaluator` gives OGB's ``Evaluator`` for a name (offline).
@@ -48,6 +52,7 @@ from torch_geometric.data.storage import GlobalStorage
 
 from gcl.data.cache import build_cache_dir, mirror_files, source_fingerprint
 from gcl.data.errors import DatasetError, MissingDatasetError
+from gcl.data.ogb_checks import check_csv_tables
 from gcl.data.paths import cache_dir_for, cache_root
 from gcl.data.registry import Family, locate, register_family
 
@@ -387,7 +392,10 @@ def load_ogb_folder(
 
     Raises:
         DatasetError: the name is not in OGB's ``master.csv``, a required file is missing
-            (all are named), or a file is corrupt, truncated or empty (named).
+            (all are named), or a file is corrupt, truncated or empty (named), or a CSV
+            table holds a non-numeric token, a short line, an id out of range or counts that
+            disagree (file and line named; see :mod:`gcl.data.ogb_checks`, run when the
+            processed cache is built).
     """
     del download
     path = Path(path)
@@ -402,6 +410,7 @@ def load_ogb_folder(
     version = str(_meta(canonical)["version"])
 
     def build(tmp: Path) -> None:
+        check_csv_tables(path, _prefix(canonical), _meta(canonical))
         _mirror(path, files, tmp / dname, version)
         try:
             _construct(canonical, tmp)

@@ -18,6 +18,7 @@ replacing a raw file gives a fresh cache.
 """
 from __future__ import annotations
 
+import itertools
 import pickle
 import warnings
 from pathlib import Path
@@ -61,8 +62,9 @@ def check_raw_files(raw_dir: Path, name: str, deep: bool = True) -> None:
     Args:
         raw_dir: the folder holding ``ind.<name>.*``.
         name: the dataset name as used in the file names (lower case).
-        deep: also unpickle each pickle (``encoding='latin1'``) and parse ``test.index``,
-            so a truncated or corrupt file is named before PyG reads it.
+        deep: also unpickle each pickle (``encoding='latin1'``), parse ``test.index`` and
+            check that the files fit together (see :func:`check_consistency`), so a
+            truncated, corrupt or inconsistent file is named before PyG reads it.
 
     Raises:
         DatasetError: naming the missing files, or the unreadable one and why.
@@ -77,6 +79,7 @@ def check_raw_files(raw_dir: Path, name: str, deep: bool = True) -> None:
         )
     if not deep:
         return
+    objects: dict[str, object] = {}
     for suffix, fname in zip(RAW_SUFFIXES, names):
         file = raw_dir / fname
         if file.stat().st_size == 0:
@@ -86,27 +89,143 @@ def check_raw_files(raw_dir: Path, name: str, deep: bool = True) -> None:
                 with open(file, "rb") as fh, warnings.catch_warnings():
                     # old pickles name scipy.sparse.csr, which scipy deprecates noisily
                     warnings.simplefilter("ignore", DeprecationWarning)
-                    pickle.load(fh, encoding="latin1")
+                    objects[suffix] = pickle.load(fh, encoding="latin1")
             except Exception as exc:  # a truncated pickle raises EOFError, UnpicklingError, ...
                 raise DatasetError(
                     file, f"truncated or corrupt pickle ({type(exc).__name__}: {exc})"
                 ) from exc
         else:
-            _check_test_index(file)
+            objects[suffix] = _read_test_index(file)
+    check_consistency(raw_dir, name, objects)
 
 
-def _check_test_index(file: Path) -> None:
-    """``test.index`` must hold one non-negative integer a line."""
-    lines = file.read_text(encoding="latin1").splitlines()
-    tokens = np.array([line.strip() for line in lines], dtype=str)
-    bad = np.flatnonzero(~np.char.isdigit(tokens) & (tokens != ""))
-    if bad.size:
-        line = int(bad[0]) + 1
+def _read_test_index(file: Path) -> np.ndarray:
+    """``test.index``: one non-negative integer a line, every line ended by a newline.
+
+    PyG splits the text on newlines and drops the last piece, so a blank line is fatal to it
+    and a last line without its newline would be silently dropped: both are errors here.
+    """
+    text = file.read_text(encoding="latin1")
+    lines = text.split("\n")
+    if lines[-1] != "":
         raise DatasetError(
-            file, f"expected one non-negative node id a line, found {lines[bad[0]]!r}", line=line
+            file, f"the last line {lines[-1][:30]!r} has no line end (truncated file?)", line=len(lines)
         )
-    if not (tokens != "").any():
+    tokens = np.array([line.strip() for line in lines[:-1]], dtype=str)
+    if tokens.size == 0:
         raise DatasetError(file, "no node ids (expected one test node id a line)")
+    bad = np.flatnonzero(~np.char.isdigit(tokens) | (np.char.str_len(tokens) > 18))
+    if bad.size:
+        found = lines[bad[0]]
+        problem = "blank line" if not found.strip() else f"found {found[:30]!r}"
+        raise DatasetError(
+            file, f"expected one non-negative node id a line, {problem}", line=int(bad[0]) + 1
+        )
+    return tokens.astype(np.int64)
+
+
+def _rows(obj: object) -> int | None:
+    """Rows of a 2-D matrix (scipy sparse or NumPy), ``None`` for anything else."""
+    shape = getattr(obj, "shape", None)
+    return int(shape[0]) if isinstance(shape, tuple) and len(shape) == 2 else None
+
+
+def check_consistency(raw_dir: Path, name: str, objects: dict[str, object]) -> None:
+    """Check that the unpickled Planetoid files fit together as PyG's reader needs.
+
+    ``x``/``tx``/``allx`` are 2-D feature matrices with one column count, ``y``/``ty``/``ally``
+    2-D one-hot label matrices with one column count; ``x`` and ``y`` (the labelled nodes),
+    ``tx`` and ``ty``, ``allx`` and ``ally`` have equal row counts; ``test.index`` lists one
+    id per row of ``tx``, each in ``[len(allx), N)``; ``graph`` maps node ids to lists of
+    neighbour ids in ``[0, N)``; and ``N >= len(y) + 500`` (PyG's public split validates on
+    the 500 nodes after the labelled ones). ``N = len(allx) + len(tx)``; for CiteSeer, whose
+    test ids leave gaps that PyG fills with empty rows, ``N = len(allx) + max - min + 1`` over
+    the test ids.
+
+    Args:
+        raw_dir: the folder of the files (for the messages).
+        name: the dataset name used in the file names.
+        objects: suffix (``"x"``, ..., ``"graph"``) -> unpickled object; ``"test.index"`` ->
+            int64 array of the ids.
+
+    Raises:
+        DatasetError: naming the file that does not fit and why.
+    """
+    def file(suffix: str) -> Path:
+        return raw_dir / f"ind.{name}.{suffix}"
+
+    rows: dict[str, int] = {}
+    cols: dict[str, int] = {}
+    for suffix in ("x", "tx", "allx", "y", "ty", "ally"):
+        obj = objects[suffix]
+        r = _rows(obj)
+        if r is None:
+            raise DatasetError(
+                file(suffix),
+                f"holds {type(obj).__name__}, expected a 2-D matrix (scipy sparse or NumPy)",
+            )
+        rows[suffix], cols[suffix] = r, int(obj.shape[1])  # type: ignore[attr-defined]
+    for group in (("x", "tx", "allx"), ("y", "ty", "ally")):
+        for suffix in group[1:]:
+            if cols[suffix] != cols[group[0]]:
+                raise DatasetError(
+                    file(suffix),
+                    f"{cols[suffix]} columns but ind.{name}.{group[0]} has {cols[group[0]]}",
+                )
+    for feats, labels in (("x", "y"), ("tx", "ty"), ("allx", "ally")):
+        if rows[feats] != rows[labels]:
+            raise DatasetError(
+                file(labels), f"{rows[labels]} rows but ind.{name}.{feats} has {rows[feats]}"
+            )
+
+    test = objects["test.index"]
+    assert isinstance(test, np.ndarray)
+    if test.size != rows["tx"]:
+        raise DatasetError(
+            file("test.index"), f"{test.size} test ids but ind.{name}.tx has {rows['tx']} rows"
+        )
+    low = rows["allx"]
+    n = low + (int(test.max()) - int(test.min()) + 1 if name == "citeseer" else rows["tx"])
+    bad = np.flatnonzero((test < low) | (test >= n))
+    if bad.size:
+        raise DatasetError(
+            file("test.index"),
+            f"test node id {int(test[bad[0]])} out of range: test ids follow the {low} rows of "
+            f"ind.{name}.allx, so they must lie in [{low}, {n})",
+            line=int(bad[0]) + 1,
+        )
+    if n < rows["y"] + 500:
+        raise DatasetError(
+            file("y"),
+            f"{rows['y']} labelled nodes leave fewer than the 500 validation nodes PyG's public "
+            f"split takes after them: the graph has {n} nodes",
+        )
+
+    graph = objects["graph"]
+    if not isinstance(graph, dict):
+        raise DatasetError(file("graph"), f"holds {type(graph).__name__}, expected a dict node -> neighbours")
+    try:
+        keys = np.fromiter(graph.keys(), dtype=np.int64, count=len(graph))
+        degrees = np.fromiter(map(len, graph.values()), dtype=np.int64, count=len(graph))
+        neighbours = np.fromiter(
+            itertools.chain.from_iterable(graph.values()), dtype=np.int64, count=int(degrees.sum())
+        )
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise DatasetError(
+            file("graph"), f"expected integer node ids and lists of integer neighbours ({exc})"
+        ) from exc
+    ids = np.concatenate([keys, neighbours])
+    bad = np.flatnonzero((ids < 0) | (ids >= n))
+    if bad.size:
+        k = int(bad[0])
+        if k < keys.size:
+            what = f"node id {int(keys[k])} is"
+        else:
+            owner = int(np.repeat(keys, degrees)[k - keys.size])
+            what = f"node {owner} lists neighbour {int(ids[k])}, which is"
+        raise DatasetError(
+            file("graph"), f"{what} out of range: the graph has {n} nodes (ids 0..{n - 1})"
+        )
 
 
 def load_planetoid(

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from gcl.data.interactions import InteractionGraph
 from gcl.eval.ranking import rank_by_embeddings
+from gcl.train.steps import record_step
 
 #: rejection rounds of :func:`sample_negatives` before giving up (each round redraws only the
 #: rejects, whose number shrinks geometrically unless a user has almost every item).
@@ -293,6 +294,9 @@ def train_epoch(model: CFMethod, optimizer: torch.optim.Optimizer, graph: Intera
                 batch_size: int, generator: torch.Generator | None = None) -> dict[str, float]:
     """One epoch: ``model.begin_epoch``, then a loss / backward / step per BPR batch.
 
+    Each batch's terms are reported with :func:`gcl.train.record_step`, so the engine names
+    the step (batch) of a NaN.
+
     Returns:
         the mean over batches of ``loss`` and of every part the model reports
         (e.g. ``{"loss", "bpr", "cl", "reg"}``).
@@ -304,6 +308,7 @@ def train_epoch(model: CFMethod, optimizer: torch.optim.Optimizer, graph: Intera
     for users, pos, neg in bpr_batches(graph, batch_size, generator):
         optimizer.zero_grad(set_to_none=True)
         loss, parts = model.loss(users, pos, neg, generator)
+        record_step({"loss": loss.detach(), **parts})
         loss.backward()
         optimizer.step()
         sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())

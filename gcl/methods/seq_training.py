@@ -27,6 +27,7 @@ from gcl.eval.next_item import evaluate_next_item
 from gcl.methods.seqrec import SeqRecConfig, SeqRecMethod
 from gcl.train import TrainConfig, Trainer, TrainResult, resolve_device
 from gcl.train.optim_group import OptimizerGroup
+from gcl.train.steps import record_step
 from gcl.utils import seed_everything
 
 KS: tuple[int, ...] = (5, 10, 20)
@@ -50,6 +51,7 @@ def train_epoch(method: SeqRecMethod, batches: Iterable[Any], optimizers: Optimi
         if max_batches is not None and i >= max_batches:
             break
         terms = method.train_step(batch.inputs, batch.targets, optimizers, generator)
+        record_step(terms)  # the engine names the step of a NaN (checked at the epoch's end)
         for key, value in terms.items():
             sums[key] = sums[key] + value if key in sums else value.clone()
         n += 1

@@ -65,6 +65,9 @@ _SGL_ROWS: dict[str, dict[str, Any]] = {
 class SGLConfig(LightGCNConfig):
     """Hyper-parameters of SGL (official Yelp2018 settings).
 
+    These come on top of the :class:`~gcl.methods.lightgcn.LightGCNConfig` fields (init is
+    Xavier here).
+
     Attributes:
         aug: ``"ed"``, ``"nd"`` or ``"rw"``.
         ratio: drop ratio ρ.
@@ -73,7 +76,6 @@ class SGLConfig(LightGCNConfig):
         negatives: ``"all"`` (official), ``"sampled"`` or ``"in_batch"``.
         num_negatives: sample size per side for ``"sampled"``.
         chunk_size: candidate columns per block of the streamed log-sum-exp.
-        (and the :class:`~gcl.methods.lightgcn.LightGCNConfig` fields; init is Xavier here)
     """
 
     init: str = "xavier"

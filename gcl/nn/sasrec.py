@@ -23,6 +23,11 @@ Padding side: ``'right'`` (RecBole: items left-aligned, the representation is th
 position ``len − 1``) or ``'left'`` (``gcl.data.SequenceDataset``: items right-aligned, the
 representation is the last column). Positions count from the first item of the sequence in both
 layouts, so the same sequence gives the same outputs whichever layout or padding width is used.
+
+Speed: :meth:`SASRecEncoder.last` (what the recommenders call) computes only the sequence
+representation: rows are grouped into power-of-two length buckets and each bucket runs on just
+the columns its rows occupy (on Beauty, 17% of a 50-column batch holds items), and the last
+block computes only the last item's query row. Same outputs as ``forward(...).last``.
 """
 from __future__ import annotations
 
@@ -31,6 +36,20 @@ from typing import Literal, NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+
+def dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """Inverted dropout, ``x · m / (1 − p)`` with ``m_i ~ Bernoulli(1 − p)`` drawn as
+    ``u_i >= p``, ``u_i ~ U[0, 1)`` (``torch.rand_like``, torch's global generator).
+
+    The distribution of ``F.dropout``; drawing the mask from uniforms is several times faster on
+    CPU than the ``bernoulli_`` kernel ``F.dropout`` uses (the masks differ draw by draw).
+    Identity when not ``training`` or ``p == 0``.
+    """
+    if not training or p == 0.0:
+        return x
+    keep = torch.rand_like(x) >= p
+    return x * keep.to(x.dtype).mul_(1.0 / (1.0 - p))
 
 
 class SASRecOutput(NamedTuple):
@@ -79,15 +98,31 @@ class SASRecBlock(nn.Module):
         b, l, d = t.shape
         return t.view(b, l, self.heads, d // self.heads).transpose(1, 2)
 
-    def forward(self, x: Tensor, allowed: Tensor) -> Tensor:
+    def forward(self, x: Tensor, allowed: Tensor, query: Tensor | None = None) -> Tensor:
+        """Run the block; with ``query`` only one query row per sequence.
+
+        Args:
+            x: [B, L, d] inputs (queries, keys and values).
+            allowed: [B, 1, L, L] bool attention mask.
+            query: [B] long, the one position whose output is wanted per sequence (``None``:
+                every position). Keys and values still come from all ``L`` positions, so the
+                output row equals row ``query[b]`` of the full computation.
+
+        Returns:
+            [B, L, d], or [B, 1, d] with ``query``.
+        """
         b, l, d = x.shape
-        q, k, v = self._split(self.query(x)), self._split(self.key(x)), self._split(self.value(x))
+        xq = x
+        if query is not None:
+            xq = x.gather(1, query.view(b, 1, 1).expand(b, 1, d))
+            allowed = allowed.gather(2, query.view(b, 1, 1, 1).expand(b, allowed.size(1), 1, l))
+        q, k, v = self._split(self.query(xq)), self._split(self.key(x)), self._split(self.value(x))
         ctx = F.scaled_dot_product_attention(
             q, k, v, attn_mask=allowed, dropout_p=self.attn_dropout if self.training else 0.0)
-        a = self.out(ctx.transpose(1, 2).reshape(b, l, d))
-        x = self.attn_norm(x + F.dropout(a, self.hidden_dropout, self.training))
+        a = self.out(ctx.transpose(1, 2).reshape(b, xq.size(1), d))
+        x = self.attn_norm(xq + dropout(a, self.hidden_dropout, self.training))
         f = self.ffn_out(F.gelu(self.ffn_in(x)))
-        return self.ffn_norm(x + F.dropout(f, self.hidden_dropout, self.training))
+        return self.ffn_norm(x + dropout(f, self.hidden_dropout, self.training))
 
 
 class SASRecEncoder(nn.Module):
@@ -172,7 +207,8 @@ class SASRecEncoder(nn.Module):
             return cols
         return (cols - (items.size(1) - lengths).unsqueeze(1)).clamp(min=0)
 
-    def forward(self, items: Tensor, lengths: Tensor | None = None) -> SASRecOutput:
+    def _check(self, items: Tensor, lengths: Tensor | None) -> Tensor:
+        """Validate the inputs; return ``lengths`` (counted from the items when ``None``)."""
         if items.dim() != 2:
             raise ValueError(f"items must have shape [B, L], got {tuple(items.shape)}")
         b, l = items.shape
@@ -181,17 +217,83 @@ class SASRecEncoder(nn.Module):
         lengths = self._lengths(items) if lengths is None else lengths.to(items.device).long()
         if lengths.shape != (b,):
             raise ValueError(f"lengths must have shape [{b}], got {tuple(lengths.shape)}")
-        x = self.item_emb(items) + self.pos_emb(self.positions(items, lengths))
-        x = F.dropout(self.input_norm(x), self.hidden_dropout, self.training)
-        allowed = self.attention_mask(items)
+        return lengths
+
+    def _embed(self, items: Tensor, lengths: Tensor, item_vectors: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Block input ``x⁰`` [B, L, d] and the attention mask [B, 1, L, L]; ``item_vectors``
+        ([B, L, d]) are ``item_emb(items)`` when the caller looked them up already."""
+        e = self.item_emb(items) if item_vectors is None else item_vectors
+        x = e + self.pos_emb(self.positions(items, lengths))
+        return dropout(self.input_norm(x), self.hidden_dropout, self.training), self.attention_mask(items)
+
+    def _last_index(self, items: Tensor, lengths: Tensor) -> Tensor:
+        """[B] column of each sequence's last item."""
+        if self.padding_side == "right":
+            return (lengths - 1).clamp(min=0)
+        return torch.full_like(lengths, items.size(1) - 1)
+
+    def forward(self, items: Tensor, lengths: Tensor | None = None) -> SASRecOutput:
+        lengths = self._check(items, lengths)
+        b = items.size(0)
+        x, allowed = self._embed(items, lengths)
         for block in self.blocks:
             x = block(x, allowed)
-        if self.padding_side == "right":
-            idx = (lengths - 1).clamp(min=0)
-            last = x.gather(1, idx.view(b, 1, 1).expand(b, 1, x.size(-1))).squeeze(1)
-        else:
-            last = x[:, -1]
+        idx = self._last_index(items, lengths)
+        last = x.gather(1, idx.view(b, 1, 1).expand(b, 1, x.size(-1))).squeeze(1)
         return SASRecOutput(x, last)
+
+    def _last_one_width(self, items: Tensor, lengths: Tensor, item_vectors: Tensor | None = None) -> Tensor:
+        """``forward(items, lengths).last`` computing only what it needs: the last block runs
+        its one query row (:meth:`SASRecBlock.forward` with ``query``)."""
+        x, allowed = self._embed(items, lengths, item_vectors)
+        for block in self.blocks[:-1]:
+            x = block(x, allowed)
+        return self.blocks[-1](x, allowed, self._last_index(items, lengths)).squeeze(1)
+
+    def bucket_widths(self, width: int) -> list[int]:
+        """The column counts :meth:`last` cuts a ``width``-column batch to: powers of two below
+        ``width``, then ``width``."""
+        return [2 ** k for k in range(max(width - 1, 1).bit_length()) if 2 ** k < width] + [width]
+
+    def last(self, items: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """[B, d] output at each sequence's last item: ``forward(items, lengths).last``, faster.
+
+        Rows are grouped by the columns they occupy (their span: ``lengths``, or the non-pad
+        items when they reach further) into buckets of :meth:`bucket_widths`; each bucket runs
+        the encoder on only that many columns (the leading columns of left padding, the trailing
+        ones of right padding, which hold nothing the row can attend to), and the last block
+        computes only the last item's query row. Outputs equal ``forward(...).last`` (same
+        positions, same visible keys; up to float rounding); in training the dropout masks are
+        drawn only for the computed entries (same distribution, fewer draws). Buckets are a loop
+        over at most ``log2(L) + 1`` groups, never over sequences; the item vectors of all
+        buckets are looked up in one call (one dense gradient of the item table, not one per
+        bucket).
+
+        Shapes:
+            items [B, L] long, lengths [B] long | None -> [B, d].
+        """
+        lengths = self._check(items, lengths)
+        b, l = items.shape
+        span = torch.maximum(lengths, self._lengths(items)).clamp(min=1)
+        widths = self.bucket_widths(l)
+        bucket = torch.bucketize(span, torch.tensor(widths, device=items.device))
+        present = torch.unique(bucket).tolist()
+        if len(present) == 1:
+            w = widths[present[0]]
+            cut = items[:, l - w:] if self.padding_side == "left" else items[:, :w]
+            return self._last_one_width(cut, lengths)
+        rows, subs = [], []
+        for k in present:
+            idx = (bucket == k).nonzero().squeeze(1)
+            w = widths[k]
+            sub = items.index_select(0, idx)
+            rows.append(idx)
+            subs.append(sub[:, l - w:] if self.padding_side == "left" else sub[:, :w])
+        vectors = self.item_emb(torch.cat([sub.reshape(-1) for sub in subs]))
+        vectors = vectors.split([sub.numel() for sub in subs])
+        outs = [self._last_one_width(sub, lengths.index_select(0, idx), vec.view(*sub.shape, -1))
+                for idx, sub, vec in zip(rows, subs, vectors)]
+        return torch.cat(outs).index_select(0, torch.argsort(torch.cat(rows)))
 
     def item_scores(self, h: Tensor) -> Tensor:
         """``h · Eᵀ`` against every row of the item table (tied embeddings).

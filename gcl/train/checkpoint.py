@@ -43,6 +43,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         CheckpointError: missing, unreadable, truncated, or not a gcl checkpoint.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise CheckpointError(path, "not a checkpoint file (a folder or special file is in its place)")
     if not path.is_file():
         raise CheckpointError(path, "no checkpoint file to resume from")
     try:

@@ -12,13 +12,15 @@ every ``eval_every`` epochs, ``validate(epoch)``; the engine does the rest:
   optimizer and scheduler states, every RNG state and the engine's own state, so that
   ``resume=True`` continues exactly: a run killed at any point (even with SIGKILL) and resumed
   ends with the same parameters and metrics as one that was never interrupted;
-- NaN/Inf detection on the loss terms, naming the epoch and the term.
+- NaN/Inf detection on the loss terms, naming the epoch, the step and the term (steps are
+  named when the method reports them with :func:`gcl.train.record_step`, or when an epoch is
+  a single optimiser step), and a NaN/Inf check of the parameters and optimiser state before
+  each checkpoint: a bad state stops the run and the last good checkpoint is kept.
 """
 from __future__ import annotations
 
 import copy
 import json
-import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,9 +32,11 @@ from tqdm.auto import tqdm
 
 from gcl.train.checkpoint import load_checkpoint, save_checkpoint
 from gcl.train.device import resolve_device
-from gcl.train.errors import CheckpointError, NonFiniteLossError
+from gcl.train.errors import CheckpointError
+from gcl.train.finite import check_finite, check_state_finite
 from gcl.train.metrics_log import MetricsLog
 from gcl.train.rng import capture_rng_state, restore_rng_state
+from gcl.train.steps import count_optimizer_steps, epoch_steps
 
 CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.jsonl"
@@ -107,14 +111,6 @@ class TrainResult:
     @property
     def epoch_times(self) -> list[float]:
         return [r["time_s"] for r in self.history]
-
-
-def check_finite(terms: Mapping[str, float | torch.Tensor], epoch: int, step: int | None = None) -> None:
-    """Raise :class:`NonFiniteLossError` naming the first NaN/Inf term in ``terms``."""
-    for name, value in terms.items():
-        v = float(value)
-        if not math.isfinite(v):
-            raise NonFiniteLossError(epoch, name, v, step)
 
 
 @dataclass
@@ -199,6 +195,10 @@ class Trainer:
         if self.checkpoint_path is not None:
             save_checkpoint(self.checkpoint_path, self._checkpoint_state())
 
+    @property
+    def _checkpointing(self) -> bool:
+        return self.checkpoint_path is not None and self.config.checkpoint_every > 0
+
     def _resume(self) -> None:
         path = self.checkpoint_path
         assert path is not None
@@ -213,23 +213,31 @@ class Trainer:
                 "checkpoint comes from a run with other settings "
                 f"({ckpt.get('signature')} != {self.signature}); use another --out or drop --resume",
             )
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        if self.scheduler is not None and ckpt.get("scheduler") is not None:
-            self.scheduler.load_state_dict(ckpt["scheduler"])
-        restore_rng_state(ckpt["rng"], self.generators)
-        eng = ckpt["engine"]
-        self.state = _State(
-            epoch=int(ckpt["epoch"]),
-            best_value=eng["best_value"],
-            best_epoch=int(eng["best_epoch"]),
-            best_metrics=dict(eng["best_metrics"]),
-            best_model=ckpt.get("best_model"),
-            bad_epochs=int(eng["bad_epochs"]),
-            stopped_early=bool(eng["stopped_early"]),
-        )
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            if self.scheduler is not None and ckpt.get("scheduler") is not None:
+                self.scheduler.load_state_dict(ckpt["scheduler"])
+            restore_rng_state(ckpt["rng"], self.generators)
+            eng = ckpt["engine"]
+            state = _State(
+                epoch=int(ckpt["epoch"]),
+                best_value=eng["best_value"],
+                best_epoch=int(eng["best_epoch"]),
+                best_metrics=dict(eng["best_metrics"]),
+                best_model=ckpt.get("best_model"),
+                bad_epochs=int(eng["bad_epochs"]),
+                stopped_early=bool(eng["stopped_early"]),
+            )
+            history = list(eng["history"])
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            # a field missing, or states that do not fit this model/optimizer/generators
+            raise CheckpointError(
+                path, f"incomplete or incompatible checkpoint ({type(exc).__name__}: {exc})"
+            ) from exc
+        self.state = state
         # Epochs logged after the checkpoint was taken are re-run, so drop their records.
-        self.log.reset_to(eng["history"])
+        self.log.reset_to(history)
 
     # ------------------------------------------------------------------ selection
     def _improved(self, value: float) -> bool:
@@ -290,9 +298,13 @@ class Trainer:
                     break
                 t0 = time.perf_counter()
                 self.model.train()
-                terms = {k: float(v) for k, v in self.train_epoch(epoch).items()}
-                check_finite(terms, epoch)
+                with epoch_steps(epoch) as steps, count_optimizer_steps(self.optimizer):
+                    terms = {k: float(v) for k, v in self.train_epoch(epoch).items()}
+                steps.check()  # the first non-finite step the method recorded
+                check_finite(terms, epoch, steps.single_step())
                 train_time = time.perf_counter() - t0
+                if self._checkpointing:  # never let a diverged state reach a checkpoint
+                    check_state_finite(self.model.state_dict(), self.optimizer.state_dict(), epoch)
                 metrics: dict[str, float] = {}
                 if self.validate is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
                     self.model.eval()

@@ -23,6 +23,32 @@ class NonFiniteLossError(FloatingPointError):
         )
 
 
+class NonFiniteStateError(NonFiniteLossError):
+    """The parameters or optimiser state hold NaN/Inf although the loss terms were finite.
+
+    Raised before a checkpoint would be written (an infinite gradient, for instance, can
+    leave the reported loss finite and the updated parameters not), so the diverged state
+    never replaces the last good checkpoint. A subclass of :class:`NonFiniteLossError`, so
+    code stopping on one stops on both.
+
+    Attributes:
+        epoch: the epoch after which the state was found non-finite.
+        term: the dotted name of the offending tensor (``"encoder.weight"``,
+            ``"optimizer.state.0.exp_avg"``).
+        value: one offending value.
+    """
+
+    def __init__(self, epoch: int, name: str, value: float):
+        FloatingPointError.__init__(
+            self,
+            f"{name!r} holds {value} after epoch {epoch}, though the loss terms were finite "
+            "(an infinite gradient or update?); stopping without checkpointing this state. "
+            "The last good checkpoint (if any) is kept: lower the learning rate or check the "
+            "inputs, then --resume",
+        )
+        self.epoch, self.term, self.value, self.step = epoch, name, value, None
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint cannot be read (truncated, corrupt, from another run) or written."""
 

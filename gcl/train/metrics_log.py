@@ -31,14 +31,25 @@ class MetricsLog:
         record = {k: _clean(v) for k, v in record.items()}
         self.records.append(record)
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a") as fh:
-                fh.write(json.dumps(record) + "\n")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.path, "a") as fh:
+                    fh.write(json.dumps(record) + "\n")
+            except OSError as exc:
+                raise self._named(exc, "cannot append to the metrics log") from exc
 
     def reset_to(self, records: Iterable[dict[str, Any]]) -> None:
         """Replace the log with ``records`` (used on resume to drop epochs after the checkpoint)."""
         self.records = list(records)
         if self.path is not None:
-            with atomic_write(self.path, "w") as fh:
-                for r in self.records:
-                    fh.write(json.dumps(r) + "\n")
+            try:
+                with atomic_write(self.path, "w") as fh:
+                    for r in self.records:
+                        fh.write(json.dumps(r) + "\n")
+            except OSError as exc:
+                raise self._named(exc, "cannot rewrite the metrics log") from exc
+
+    def _named(self, exc: OSError, what: str) -> OSError:
+        """``exc`` as an ``OSError`` naming the log file (a failed write, e.g. on a full disk,
+        carries no file name of its own)."""
+        return OSError(exc.errno, f"{what} ({exc.strerror or exc})", str(self.path))

@@ -206,6 +206,22 @@ def test_ablations_change_the_loss(beauty300: SequenceDataset) -> None:
 # --------------------------------------------------------------------------- configs
 
 
+@pytest.mark.parametrize("mask_token", ["pad", "dedicated"])
+def test_rec_loss_equals_cross_entropy_over_item_logits(mask_token: str) -> None:
+    """The streamed log-sum-exp CE = F.cross_entropy(item_logits(h), target), values and
+    gradients; the padding column is in the softmax, a dedicated mask token's row is not."""
+    torch.manual_seed(0)
+    model = CL4SRec(2500, small(CL4SRecConfig, mask_token=mask_token)).double()
+    h = torch.randn(37, 16, dtype=torch.float64, requires_grad=True)
+    targets = torch.randint(1, 2501, (37,))
+    fast = model.rec_loss(h, targets)
+    ref = torch.nn.functional.cross_entropy(model.item_logits(h), targets)
+    torch.testing.assert_close(fast, ref, atol=1e-12, rtol=1e-12)
+    params = [h, model.encoder.item_emb.weight]
+    for a, b in zip(torch.autograd.grad(fast, params), torch.autograd.grad(ref, params)):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)
+
+
 def test_presets_follow_the_spec_table() -> None:
     rows = {"beauty": (0.0, 0.05, 0.5), "sports": (0.04, 0.4, 0.5), "yelp": (0.03, 0.1, 0.5),
             "toys": (0.01, 0.1, 0.5), "ml-1m": (0.0, 0.01, 0.1), "ML_1M": (0.0, 0.01, 0.1)}

@@ -158,6 +158,51 @@ def test_masked_items_are_key_masked() -> None:
     assert not torch.allclose(after[0, 1], before[0, 1])
 
 
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_last_equals_forward_last_values_and_gradients(side: str) -> None:
+    """``last`` (length buckets, one query row in the last block) = ``forward(...).last``, for
+    rows of every bucket, an empty row, a row whose items reach beyond its given length, and a
+    row with an item masked to 0."""
+    g = torch.Generator().manual_seed(3)
+    width = 10
+    lengths = torch.tensor([10, 1, 0, 2, 3, 4, 5, 7, 8, 9, 6, 3])
+    seqs = [torch.randint(1, 31, (int(n),), generator=g).tolist() for n in lengths]
+    items = left_padded(seqs, width) if side == "left" else right_padded(seqs, width)
+    items[6, -2 if side == "left" else 1] = 0                    # masked item inside a row
+    given = lengths.clone()
+    given[10] = 4                                                # items reach past the given length
+    model = make(side)
+    assert model.bucket_widths(width) == [1, 2, 4, 8, 10] and model.bucket_widths(1) == [1]
+    full = model(items, given).last
+    fast = model.last(items, given)
+    torch.testing.assert_close(fast, full, atol=1e-12, rtol=1e-12)
+    w = torch.randn(full.shape, generator=g, dtype=torch.float64)
+    ga = torch.autograd.grad((full * w).sum(), list(model.parameters()), allow_unused=True)
+    gb = torch.autograd.grad((fast * w).sum(), list(model.parameters()), allow_unused=True)
+    for a, b in zip(ga, gb):
+        torch.testing.assert_close(b, a, atol=1e-12, rtol=1e-12)
+    # one bucket only (every row as long as the input): the plain path
+    one = items[:1]
+    torch.testing.assert_close(model.last(one), model(one).last, atol=1e-12, rtol=1e-12)
+    # training mode: same shapes, dropout applied
+    model.train()
+    assert model.last(items, given).shape == full.shape
+
+
+def test_dropout_keeps_one_minus_p_scaled_and_is_identity_in_eval() -> None:
+    from gcl.nn.sasrec import dropout
+
+    x = torch.randn(200_000, dtype=torch.float64, requires_grad=True)
+    torch.manual_seed(1)
+    y = dropout(x, 0.3, True)
+    kept = y != 0
+    assert abs(float(kept.double().mean()) - 0.7) < 0.005               # Bernoulli(1 - p) mask
+    torch.testing.assert_close(y[kept], x[kept] / 0.7)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(g, kept.double() / 0.7)
+    assert dropout(x, 0.3, False) is x and dropout(x, 0.0, True) is x
+
+
 def test_defaults_dropout_scores_and_errors() -> None:
     model = SASRecEncoder(20)
     assert model.item_emb.weight.shape == (21, 64) and model.pos_emb.weight.shape == (50, 64)

@@ -8,6 +8,10 @@ below load their module on first use.
   (see ``docs/recbole.md``).
 * :mod:`gcl.rec.recbole.atomic`: :func:`write_interaction_splits` and friends, RecBole
   atomic files from an :class:`~gcl.data.InteractionGraph` (no RecBole needed).
+* :mod:`gcl.rec.recbole.sequences`: :func:`write_sequence_inter`, a one-line-per-user
+  sequence file as a RecBole ``.inter`` file with positions as timestamps (no RecBole needed).
+* :mod:`gcl.rec.recbole.mclrec`: gcl's SASRec / CL4SRec / MCLRec as RecBole sequential models
+  with their own trainer, and :func:`run_recbole` (imports RecBole).
 """
 from __future__ import annotations
 
@@ -22,6 +26,12 @@ _LAZY = {
     "write_interaction_splits": "atomic",
     "write_atomic_file": "atomic",
     "recbole_split_config": "atomic",
+    "recbole_workdir": "compat",
+    "write_sequence_inter": "sequences",
+    "sequence_data_config": "sequences",
+    "run_recbole": "mclrec",
+    "prepare_recbole": "mclrec",
+    "to_native": "mclrec",
 }
 
 
