@@ -98,11 +98,11 @@ def run_variant(name: str, dataset: str, seed: int, graphs_cache: dict, args) ->
         w_rows = [{k: r[k] for k in r if k.startswith("w_") or k == "epoch"} for r in run.train.history
                   if "w_mean" in r]
         train_facts["w_stats"] = w_rows
-    readouts = {"eval": extract_embeddings(run.model.encoder, graphs, run.views, "eval")["z"]}
+    eval_views = extract_embeddings(run.model.encoder, graphs, run.views, "eval")
+    readouts = {"eval": eval_views["z"]}
     if name == "meow":
-        both = extract_embeddings(run.model.encoder, graphs, run.views, "train")
-        readouts["train"] = both["z"]
-        readouts["coarse"] = extract_embeddings(run.model.encoder, graphs, run.views, "eval")["z_coarse"]
+        readouts["train"] = extract_embeddings(run.model.encoder, graphs, run.views, "train")["z"]
+        readouts["coarse"] = eval_views["z_coarse"]
     metrics = {r: evaluate_embeddings(z, graphs, probe_lr=cfg.probe_lr, probe_weight_decay=cfg.probe_weight_decay,
                                       seed=seed) for r, z in readouts.items()}
     return {"seed": seed, "config": cfg.to_dict(), "protocol": protocol(cfg), "train": train_facts,
