@@ -2,7 +2,8 @@
 
 Runs the CLI benchmark for several seeds in fresh processes (so the timing includes start-up,
 data loading and evaluation, as a user sees it), then writes
-``benchmarks/results/grace_cora.json`` and regenerates ``benchmarks/RESULTS.md``.
+``benchmarks/results/grace_cora.json`` (with each seed's training curve: loss per epoch,
+validation accuracy per probe) and regenerates ``benchmarks/RESULTS.md`` and its figures.
 
     python benchmarks/grace_cora.py [--seeds 0 1 2] [--device cpu]
 
@@ -27,6 +28,13 @@ sys.path.insert(0, str(HERE))
 from results_md import write_results_md  # noqa: E402
 
 
+def training_curve(history: list[dict]) -> dict[str, list]:
+    """The per-epoch training loss and the validation probe accuracy of an engine history."""
+    val = [h for h in history if "val_acc" in h]
+    return {"epoch": [h["epoch"] for h in history], "loss": [h["loss"] for h in history],
+            "val_epoch": [h["epoch"] for h in val], "val_acc": [h["val_acc"] for h in val]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -45,8 +53,9 @@ def main() -> None:
             runs.append({"seed": seed, "test_acc": rec["metrics"]["test_acc"],
                          "val_acc": rec["metrics"]["val_acc"], "selected_epoch": rec["selected_epoch"],
                          "process_wall_s": wall, "train_wall_s": rec["timings"]["wall_s"],
-                         "mean_epoch_s": statistics.mean(rec["timings"]["epoch_s"])})
-            print(json.dumps(runs[-1]))
+                         "mean_epoch_s": statistics.mean(rec["timings"]["epoch_s"]),
+                         "curve": training_curve(rec["history"])})
+            print(json.dumps({k: v for k, v in runs[-1].items() if k != "curve"}))
     tests = [r["test_acc"] for r in runs]
     walls = [r["process_wall_s"] for r in runs]
     summary = {

@@ -157,32 +157,6 @@ def fit_slope(rows: list[dict], key: str, min_n: int = 8192) -> float | None:
     return float(np.polyfit(x, y, 1)[0])
 
 
-def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name in LOSSES:
-        ok = [r for r in rows if r["loss"] == name and r["status"] == "ok"]
-        if not ok:
-            continue
-        ns = [r["N"] for r in ok]
-        axes[0].loglog(ns, [r["time_s"] for r in ok], "o-", label=name, base=2)
-        axes[1].loglog(ns, [max(r["peak_mib"], 0.1) for r in ok], "o-", label=name, base=2)
-    axes[0].set(xlabel="N (nodes)", ylabel="forward + backward (s, median)", title="time")
-    axes[1].set(xlabel="N (nodes)", ylabel="peak memory (MiB)", title="peak memory (CPU, VmHWM)")
-    for ax in axes:
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
-    fig.suptitle("PamC vs dense SCGC* / NT-Xent, d = 10, K = 10, ~11 nnz per node, 1 thread")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-n", type=int, default=2 ** 20)
@@ -280,7 +254,9 @@ def main() -> None:
     tmp = args.out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2))
     tmp.replace(args.out)
-    plot(rows, args.out.with_suffix(".png"))
+    from plots import pamc_scaling as plot_scaling  # the figure results_md.py also draws
+
+    plot_scaling(record, args.out.with_suffix(".png"))
     print(json.dumps({"slopes": slopes, "ratio": ratio, "targets": targets}, indent=1))
 
 

@@ -1,14 +1,23 @@
 """Regenerate ``benchmarks/RESULTS.md`` from the JSON files in ``benchmarks/results/``.
 
 Every figure in RESULTS.md comes from a JSON file that a benchmark script wrote; nothing is
-typed in by hand. Run directly to rebuild the page: ``python benchmarks/results_md.py``.
+typed in by hand. Run directly to rebuild the page: ``python benchmarks/results_md.py``. The same
+command draws the plots embedded in it (``PLOTS``, functions of ``benchmarks/plots.py``, PNGs
+beside the JSON files) and refreshes the "Measured against the paper" blocks of the method
+pages in ``docs/methods/`` (``benchmarks/measured.py``).
 """
 from __future__ import annotations
 
 import json
+import os
+import sys
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import measured  # noqa: E402  (the measured-vs-paper blocks of docs/methods/*.md)
+import plots  # noqa: E402  (one function per figure)
 
 
 def _grace_section(r: dict) -> list[str]:
@@ -170,7 +179,7 @@ def _pamc_scaling_section(r: dict) -> list[str]:
     lines = [f"## {r['title']}", "", f"Command: `{r['command'].strip()}`  ", f"Protocol: {r['protocol']}.  ",
              f"Device: {r['device']['device']}, {r['device']['torch_threads']} torch thread, torch "
              f"{r['versions']['torch']}; whole run {r['wall_s'] / 60:.1f} min; load average at the end "
-             f"{r['load_average_end'][0]:.2f}. Plot: `benchmarks/results/pamc_scaling.png`.", "",
+             f"{r['load_average_end'][0]:.2f}.", "",
              "| N | loss | time (s, median) | runs | peak memory (MiB) | note |", "|---|---|---|---|---|---|"]
     for row in r["rows"]:
         if row["status"] == "ok":
@@ -225,8 +234,7 @@ def _gowalla_quality_section(r: dict) -> list[str]:
              f"Data: {g['n_users']} users, {g['n_items']} items, train {g['n_train']}, valid {g['n_valid']}, "
              f"test {g['n_test']}; split hash `{g['split_hash']}`. Budget: {s['budget_minutes']:g} min of "
              f"{s['budget_kind']}, {s['torch_threads_per_method']} thread per method; load average "
-             f"{r['loadavg_start'][0]:.1f} at start, {r['loadavg_end'][0]:.1f} at end. "
-             "Curves: `benchmarks/results/gowalla_quality.png`.", "",
+             f"{r['loadavg_start'][0]:.1f} at start, {r['loadavg_end'][0]:.1f} at end.", "",
              "| method | epochs in budget | selected epoch | val R@20 | test R@20 | test N@20 | test R@40 | "
              f"test N@40 | untrained val R@20 | CPU s/epoch |", "|---|---|---|---|---|---|---|---|---|---|"]
     for label, run in r["runs"].items():
@@ -426,17 +434,109 @@ def _meow_section(r: dict) -> list[str]:
 SECTIONS["meow_acm.json"] = _meow_section
 SECTIONS["meow_imdb.json"] = _meow_section
 
+from mol.sections import mol_quality_section, mol_speed_section  # noqa: E402  (benchmarks/mol/)
 
-def write_results_md() -> Path:
+SECTIONS["mol_speed.json"] = mol_speed_section
+SECTIONS["mol_quality.json"] = mol_quality_section
+SECTIONS["mol_quality_smoke.json"] = mol_quality_section
+
+from distributed_grace import distributed_grace_section  # noqa: E402  (benchmarks/distributed_grace.py)
+
+SECTIONS["distributed_grace.json"] = distributed_grace_section
+
+
+#: JSON file -> the function of benchmarks/plots.py that draws its figure (``<stem>.png`` beside it).
+PLOTS = {"grace_cora.json": plots.grace_curves, "views.json": plots.views_speed,
+         "infonce_memory.json": plots.infonce_memory, "pamc_quality.json": plots.pamc_quality,
+         "pamc_scaling.json": plots.pamc_scaling, "gowalla_quality.json": plots.gowalla_quality,
+         "adameow_memory.json": plots.adameow_memory, "seq_epoch_time.json": plots.seq_epoch_time,
+         "meow_acm.json": partial(plots.meow_quality, anchors=MEOW_ANCHORS["acm"])}
+
+
+def _lg_bound(r: dict) -> int:
+    return next(x["subgraph_nodes_bound"] for x in r["rows"] if x["case"] == "minibatch" and x["status"] == "ok")
+
+
+def _large_graph_minibatch_section(r: dict) -> list[str]:
+    s, dev = r["settings"], r["device"]
+    lines = [f"## {r['title']}", "", f"Command: `{r['command'].strip()}`  ", f"Protocol: {r['protocol']}.  ",
+             f"Settings: batch {s['batch_size']} seeds, fan-out {s['fanout']}, sampler {s['sampler']}.  ",
+             f"Device: {dev['device']}, {dev['torch_threads']} torch thread, torch {r['versions']['torch']}; "
+             f"whole run {r['wall_s'] / 60:.1f} min; load average at the end {r['load_average_end'][0]:.2f}.", "",
+             "| case | N | directed edges | graph storage (MiB, RSS / tensors) | training peak (MiB) | "
+             "nodes/s | s per batch (sampling + step) | subgraph nodes / edges |", "|---|---|---|---|---|---|---|---|"]
+    for x in r["rows"]:
+        if x["status"] != "ok":
+            lines.append(f"| {x['case']} | {x['N']:,} | - | not run: {x.get('reason', x['status'])} | - | - | - | - |")
+        elif x["case"] == "minibatch":
+            lines.append(f"| mini-batch | {x['N']:,} | {x['E']:,} | {x['storage_rss_mib']:,.0f} / "
+                         f"{x['storage_tensor_mib']:,.0f} | {x['train_peak_mib']:,.0f} | {x['seeds_per_s']:,.0f} | "
+                         f"{x['sample_s_mean']:.3f} + {x['step_s_mean']:.3f} | "
+                         f"{x['subgraph_nodes_mean']:,.0f} / {x['subgraph_edges_mean']:,.0f} |")
+        elif x["case"] == "fullbatch":
+            lines.append(f"| full batch (chunk {x['chunk']}) | {x['N']:,} | {x['E']:,} | - | "
+                         f"{x['train_peak_mib']:,.0f} | {x['nodes_per_s']:,.0f} | {x['step_s']:.2f} (one step) | "
+                         f"whole graph |")
+        else:
+            lines.append(f"| layer-wise inference (block {x['block_size']:,}) | {x['N']:,} | {x['E']:,} | - | "
+                         f"{x['peak_mib']:,.0f} (output {x['output_mib']:,.0f}) | {x['nodes_per_s']:,.0f} | "
+                         f"{x['time_s']:.1f} (whole graph) | - |")
+    b, c = r.get("bounded"), r.get("comparison")
+    lines.append("")
+    if b:
+        lines.append(f"From N = {b['N_min']:,} to {b['N_max']:,} ({b['node_ratio']:.0f}x the nodes) the graph "
+                     f"storage grows {b['storage_ratio']:.1f}x while the mini-batch training peak stays within "
+                     f"{b['train_peak_min_mib']:,.0f}-{b['train_peak_max_mib']:,.0f} MiB "
+                     f"(max/min {b['train_peak_ratio']:.2f}); a batch never holds more than "
+                     f"B (1 + k_1 + k_1 k_2) = {_lg_bound(r):,} nodes, whatever N.")
+    if c:
+        lines.append(f"At N = {c['N']:,}: mini-batch {c['minibatch_seeds_per_s']:,.0f} seeds/s against full batch "
+                     f"{c['fullbatch_nodes_per_s']:,.0f} nodes/s ({c['throughput_ratio']:.1f}x), training peak "
+                     f"{c['minibatch_peak_mib']:,.0f} against {c['fullbatch_peak_mib']:,.0f} MiB "
+                     f"({c['memory_ratio']:.1f}x less); full-batch GRACE contrasts all N nodes (O(N^2) time), "
+                     f"mini-batch GRACE the {s['batch_size']} seeds of each batch.")
+    return lines + [""]
+
+
+SECTIONS["large_graph_minibatch.json"] = _large_graph_minibatch_section
+from large_graph_minibatch import plot as _large_graph_minibatch_plot  # noqa: E402  (its own figure)
+
+PLOTS["large_graph_minibatch.json"] = _large_graph_minibatch_plot
+
+
+def _figure_lines(name: str, record: dict, results: Path, target: Path) -> list[str]:
+    """Draw the figure of ``name`` (if it has one and the record supports it); its Markdown lines."""
+    draw = PLOTS.get(name)
+    png = results / Path(name).with_suffix(".png").name
+    caption = draw(record, png) if draw else None
+    if caption is None:
+        return []
+    link = Path(os.path.relpath(png, target.parent)).as_posix()
+    return [f"![{png.stem}]({link})", "", f"*Figure: {caption}*", ""]
+
+
+def write_results_md(results: Path = HERE / "results", target: Path = HERE / "RESULTS.md",
+                     methods_docs: Path | None = HERE.parent / "docs" / "methods") -> Path:
+    """Render ``target`` and every figure from the JSON files in ``results``.
+
+    Args:
+        results: folder of the benchmark JSON files; the PNG figures are written beside them.
+        target: the Markdown report to write.
+        methods_docs: folder of the method pages whose measured blocks are refreshed from the
+            same files (:mod:`measured`); ``None`` leaves the pages alone.
+    """
     out = ["# Benchmark results", "",
            "Generated by `python benchmarks/results_md.py` from `benchmarks/results/*.json`; each "
            "section names the command that produced it. Protocols are stated beside every number.", ""]
     for name, render in SECTIONS.items():
-        path = HERE / "results" / name
+        path = results / name
         if path.exists():
-            out += render(json.loads(path.read_text()))
-    target = HERE / "RESULTS.md"
+            record = json.loads(path.read_text())
+            section = render(record)
+            out += section + (_figure_lines(name, record, results, target) if section else [])
     target.write_text("\n".join(out))
+    if methods_docs is not None:
+        measured.update_pages(methods_docs, results, MEOW_ANCHORS)
     return target
 
 

@@ -97,6 +97,8 @@ def edge_perturb_loop(graphs: list[Data], ratio: float, g: torch.Generator) -> t
 
 
 def _draw_bond_attr(k: int, g: torch.Generator) -> Tensor:
+    if k == 0:  # a ball without a free pair (multinomial refuses zero samples)
+        return torch.zeros(0, 2, dtype=torch.long)
     bond = torch.multinomial(torch.tensor(OFFICIAL_BOND_TYPE_PROBS), k, replacement=True, generator=g)
     direction = torch.multinomial(torch.tensor(OFFICIAL_BOND_DIRECTION_PROBS)[bond], 1, generator=g).view(-1) \
         if k else torch.zeros(0, dtype=torch.long)

@@ -29,6 +29,7 @@ import argparse
 import copy
 import json
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -43,6 +44,7 @@ from gcl.methods.cf import evaluate, train_epoch
 from gcl.utils import seed_everything
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
+sys.path.insert(0, str(RESULTS.parent))  # benchmarks/: plots.py
 RUNS = {  # label -> (method, config overrides on top of the cpu preset)
     "LightGCN": ("lightgcn", {}),
     "SGL-ED": ("sgl", {"aug": "ed"}),
@@ -105,29 +107,6 @@ def run_one(label: str, users: int, budget_s: float, equal_epochs: int, max_epoc
     }
 
 
-def plot(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for label, run in result["runs"].items():
-        c = run["curve"]
-        axes[0].plot([r["epoch"] for r in c], [r["val_recall@20"] for r in c], "o-", label=label)
-        axes[1].plot([r["cpu_s"] / 60 for r in c], [r["val_recall@20"] for r in c], "o-", label=label)
-        axes[2].plot([r["epoch"] for r in c[1:]], [r["loss"] for r in c[1:]], "o-", label=label)
-    axes[1].axvline(result["settings"]["budget_minutes"], color="grey", ls="--", lw=1)
-    axes[0].set(xlabel="epoch", ylabel="validation Recall@20", title="per epoch")
-    axes[1].set(xlabel="training CPU minutes", ylabel="validation Recall@20", title="per CPU time")
-    axes[2].set(xlabel="epoch", ylabel="training loss (method's own)", title="training loss")
-    for ax in axes:
-        ax.legend()
-    fig.suptitle(f"Gowalla {result['settings']['users']}-user subsample, cpu presets")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget-minutes", type=float, default=6.0, help="training CPU minutes per method")
@@ -163,6 +142,8 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
+    from plots import gowalla_quality as plot  # the figure results_md.py also draws
+
     plot(result, args.out.with_suffix(".png"))
     for label, r in runs.items():
         print(f"{label}: epochs {r['epochs_run']}, selected {r['selected_epoch']}, "

@@ -36,6 +36,12 @@ class MethodEntry:
     dataset_kind: str | None = None
 
 
+#: OGB's molecule classification sets (binary tasks): the targets of molecular pre-training.
+OGB_MOL_CLASSIFICATION: tuple[str, ...] = (
+    "ogbg-molbace", "ogbg-molbbbp", "ogbg-molclintox", "ogbg-molhiv", "ogbg-molmuv",
+    "ogbg-molpcba", "ogbg-molsider", "ogbg-moltox21", "ogbg-moltoxcast",
+)
+
 METHODS: dict[str, MethodEntry] = {
     "grace": MethodEntry("gcl.bench.grace:run", ("cora", "citeseer", "pubmed"),
                          "GRACE node-level contrast (GCN, edge drop + feature mask, InfoNCE), linear probe",
@@ -72,6 +78,16 @@ METHODS: dict[str, MethodEntry] = {
     "mclrec": MethodEntry("gcl.bench.seqrec:run", ("beauty", "toys"),
                           "MCLRec (CL4SRec views + learnable augmenters, three-step update), full-ranking "
                           "HR/NDCG/MRR", "gcl.methods.mclrec:MCLRecConfig", dataset_kind="sequences"),
+    "graphcl": MethodEntry("gcl.bench.mol:run", OGB_MOL_CLASSIFICATION,
+                           "GraphCL molecular pre-training (GIN, node drop / subgraph views, NT-Xent), then "
+                           "scaffold-split fine-tuning over seeds, ROC-AUC", "gcl.bench.mol:GraphCLBenchConfig"),
+    "dsla": MethodEntry("gcl.bench.mol:run", OGB_MOL_CLASSIFICATION,
+                        "D-SLA molecular pre-training (GIN, perturbed candidates, discriminator + edit + margin "
+                        "losses), then scaffold-split fine-tuning over seeds, ROC-AUC",
+                        "gcl.bench.mol:DSLABenchConfig"),
+    "mol-scratch": MethodEntry("gcl.bench.mol:run_scratch", OGB_MOL_CLASSIFICATION,
+                               "no pre-training: the same GIN fine-tuned from scratch over seeds, ROC-AUC",
+                               "gcl.bench.mol:ScratchBenchConfig"),
 }
 
 
@@ -113,20 +129,25 @@ def check_request(req: BenchRequest) -> MethodEntry:
 def run_benchmark(req: BenchRequest) -> dict[str, Any]:
     """Run one benchmark and write its result files; returns the ``result.json`` record."""
     from gcl.bench.report import plot_curve, result_record, write_result
+    from gcl.train.distributed import is_main_process
 
     entry = check_request(req)
     req.method, req.dataset = req.method.lower(), req.dataset.lower()
     module, func = entry.runner.split(":")
     runner = getattr(importlib.import_module(module), func)
-    req.out_dir.mkdir(parents=True, exist_ok=True)
+    main = is_main_process()  # under torchrun, rank 0 alone writes files
+    if main:
+        req.out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     outcome: BenchOutcome = runner(req)
     record = result_record(req, outcome, time.perf_counter() - t0)
-    write_result(req.out_dir / "result.json", record)
-    if outcome.train.history:
+    if main:
+        write_result(req.out_dir / "result.json", record)
+    if main and outcome.train.history:
         plot_curve(req.out_dir / "curve.png", outcome.train.history, f"{req.method} on {req.dataset}")
     return record
 
 
 __all__ = ["BenchOutcome", "BenchRequest", "BenchUsageError", "METHODS", "MethodEntry", "check_overrides",
            "check_request", "run_benchmark"]
+__all__ += ["OGB_MOL_CLASSIFICATION"]

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from gcl.bench.request import BenchOutcome, BenchRequest
+from gcl.train.distributed import world_size
 from gcl.utils.atomic import atomic_write
 
 
@@ -55,6 +56,7 @@ def result_record(req: BenchRequest, out: BenchOutcome, wall_s: float) -> dict[s
         "history": hist,
         "versions": versions(),
         "device": device_info(out.device),
+        "world_size": world_size(),  # processes of a torchrun launch (1 alone)
         "command": " ".join(sys.argv),
     }
 

@@ -2,7 +2,12 @@
 
     gcl bench METHOD --dataset NAME [--epochs N] [--device cpu|cuda|auto] [--seed S]
                      [--out DIR] [--config FILE] [--resume] [--quiet] [--root DIR]
+                     [--pretrain-corpus CSVS] [--pretrain-epochs N] [--finetune-seeds K]
+                     [--finetune-epochs N]        (molecular methods)
     gcl datasets [--root DIR]
+
+Under ``torchrun --nproc_per_node W -m gcl.cli bench ...`` the W processes train together
+(DistributedDataParallel; gloo on the CPU, NCCL on GPUs) and rank 0 alone writes the results.
 
 Exit codes: 0 success; 1 a run failed (bad data file, NaN loss, unreadable checkpoint: the
 message names the cause); 2 bad usage (unknown method or dataset, bad option).
@@ -30,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.add_argument("--root", default=None, help="data root (default: $GCL_DATA, then bundled datasets/)")
+    mol = b.add_argument_group("molecular pre-training (graphcl, dsla, mol-scratch)")
+    mol.add_argument("--pretrain-corpus", default=None,
+                     help="SMILES CSVs of the pre-training corpus, comma-separated (default: moleculenet/*.csv)")
+    mol.add_argument("--pretrain-epochs", type=int, default=None, help="pre-training epochs (as --epochs)")
+    mol.add_argument("--finetune-seeds", type=int, default=None, help="fine-tuning seeds 0..K-1 (default 10)")
+    mol.add_argument("--finetune-epochs", type=int, default=None, help="fine-tuning epochs (default 100)")
 
     d = sub.add_parser("datasets", help="list known datasets and where they are")
     d.add_argument("--root", default=None, help="data root to inspect instead of the defaults")
@@ -44,14 +55,19 @@ def _fail(code: int, message: str) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from gcl.bench import BenchRequest, BenchUsageError, check_request, run_benchmark
     from gcl.cli.config_file import ConfigFileError, read_config
-    from gcl.data import DatasetError, UnknownDatasetError
+    from gcl.data import DatasetError, OptionalDependencyError, UnknownDatasetError
     from gcl.train import CheckpointError, NonFiniteLossError
+    from gcl.train.distributed import distributed_session, is_main_process, launched_by_torchrun
 
     out = Path(args.out) if args.out else Path("runs") / f"{args.method}-{args.dataset}-s{args.seed}"
     try:
         overrides = read_config(args.config) if args.config else {}
     except ConfigFileError as exc:
         return _fail(2, str(exc))
+    for flag, key in (("pretrain_corpus", "pretrain_corpus"), ("pretrain_epochs", "epochs"),
+                      ("finetune_seeds", "finetune_seeds"), ("finetune_epochs", "finetune_epochs")):
+        if getattr(args, flag, None) is not None:  # molecular flags become config keys
+            overrides[key] = getattr(args, flag)
     req = BenchRequest(method=args.method, dataset=args.dataset, out_dir=out, epochs=args.epochs,
                        device=args.device, seed=args.seed, root=args.root, overrides=overrides,
                        resume=args.resume, quiet=args.quiet)
@@ -60,7 +76,10 @@ def _bench(args: argparse.Namespace) -> int:
     except BenchUsageError as exc:
         return _fail(2, str(exc))
     try:
-        record = run_benchmark(req)
+        with distributed_session(req.device) as device:  # under torchrun: one process per rank
+            if launched_by_torchrun():
+                req.device = str(device)  # this rank's device (cuda:LOCAL_RANK for cuda/auto)
+            record = run_benchmark(req)
     except UnknownDatasetError as exc:
         return _fail(2, str(exc))
     except (ValueError, KeyError) as exc:
@@ -69,6 +88,10 @@ def _bench(args: argparse.Namespace) -> int:
         return _fail(2, str(exc))
     except (CheckpointError, NonFiniteLossError, OSError) as exc:
         return _fail(1, str(exc))
+    except OptionalDependencyError as exc:  # one line: what to install
+        return _fail(1, str(exc))
+    if not is_main_process():
+        return 0  # rank 0 reports
     m = record["metrics"]
     shown = ", ".join(f"{k}={v:.4f}" for k, v in m.items() if isinstance(v, float))
     print(f"{args.method} on {args.dataset}: {shown} (selected epoch {record['selected_epoch']}, "

@@ -36,6 +36,7 @@ from gcl.losses.meow import (
 from gcl.losses.pamc import EmptyClusterError, PamCLoss, meta_nodes, pamc_loss
 from gcl.losses.protonce import ProtoNCE, proto_nce, prototype_concentration
 from gcl.losses.scgc import DenseSCGCStarLoss, SCGCStarLoss, scgc_star_loss, scgc_star_loss_dense
+from gcl.losses.sharded import sharded_info_nce
 from gcl.losses.temperature import Temperature
 from gcl.losses.vicreg import VICRegLoss, vicreg_loss
 
@@ -55,3 +56,4 @@ __all__ = [
     "ContrastiveRegularizer", "NTXent", "contrastive_regularizer", "nt_xent", "nt_xent_from_scores",
     "regularizer_from_scores", "two_view_scores",
 ]
+__all__ += ["sharded_info_nce"]

@@ -13,3 +13,8 @@ from gcl.methods.mclrec import MCLRec, MCLRecConfig
 __all__ = ["AdaMEOW", "AdaMEOWConfig", "MEOW", "MEOWConfig", "GRACE", "GRACEConfig", "LightGCL", "LightGCLConfig", "LightGCN", "LightGCNConfig", "PamC",
            "PamCConfig", "SGL",
            "SGLConfig", "SASRec", "SASRecConfig", "CL4SRec", "CL4SRecConfig", "MCLRec", "MCLRecConfig"]
+
+from gcl.methods.graphcl import GraphCL, GraphCLConfig  # noqa: E402
+from gcl.methods.dsla import DSLA, DSLAConfig  # noqa: E402
+
+__all__ += ["GraphCL", "GraphCLConfig", "DSLA", "DSLAConfig"]

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from gcl.losses import InfoNCE
+from gcl.losses.sharded import sharded_info_nce
 from gcl.nn import GCNEncoder, ProjectionHead
 from gcl.views import drop_edge, mask_feature
 
@@ -54,6 +55,9 @@ class GRACEConfig:
             GRACE's code does; we default to raw features because on Cora's public split they
             gave the higher *validation* probe accuracy (seeds 0/1: 0.786/0.800 raw against
             0.782/0.770 row-normalised, paper settings otherwise).
+        batch_size: seed nodes per mini-batch step on sampled subgraphs
+            (:mod:`gcl.methods.minibatch`); ``None``: one full-graph step per epoch.
+        num_neighbors: neighbours sampled per node at each hop in mini-batch mode (``-1``: all).
     """
 
     hidden: int = 128
@@ -71,6 +75,8 @@ class GRACEConfig:
     eval_every: int = 10
     chunk_size: int | None = None
     normalize_features: bool = False
+    batch_size: int | None = None
+    num_neighbors: tuple[int, ...] = (10, 10)
 
     @classmethod
     def for_dataset(cls, name: str, overrides: Mapping[str, Any] | None = None) -> "GRACEConfig":
@@ -134,11 +140,22 @@ class GRACE(nn.Module):
         m2 = mask_feature(ones, c.mask_feature_2, generator=generator)[0]
         return (m1, e1), (m2, e2)
 
-    def loss(self, x: Tensor, edge_index: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Symmetric InfoNCE between the projections of two fresh views."""
+    def loss(self, x: Tensor, edge_index: Tensor, generator: torch.Generator | None = None,
+             anchors: Tensor | None = None) -> Tensor:
+        """Symmetric InfoNCE between the projections of two fresh views.
+
+        Args:
+            anchors: under ``torch.distributed``, this rank's share of the nodes (the ranks'
+                shares partition them, :func:`gcl.train.distributed.shard` with
+                ``mode="split"``): the loss is then this rank's part of the full loss, its
+                anchors contrasted with the nodes of every rank (:func:`gcl.losses.sharded_info_nce`),
+                and DDP's gradient average is the full loss's gradient. ``None``: all nodes.
+        """
         (m1, e1), (m2, e2) = self.views(x, edge_index, generator)
         z1 = self.projector(self(x, e1, m1))
         z2 = self.projector(self(x, e2, m2))
+        if anchors is not None:
+            return sharded_info_nce(self.criterion, z1, z2, anchors)
         return self.criterion(z1, z2)
 
     @torch.no_grad()

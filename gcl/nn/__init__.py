@@ -36,3 +36,7 @@ __all__ = [
     "lightgcn_propagate_bipartite", "normalized_bipartite_adjacency", "spmm",
     "whole_matrix_standardize",
 ]
+
+from gcl.nn.mol_graph import MolGraphEncoder, encoder_checkpoint  # noqa: E402
+
+__all__ += ["MolGraphEncoder", "encoder_checkpoint"]

@@ -16,6 +16,32 @@ every ``eval_every`` epochs, ``validate(epoch)``; the engine does the rest:
   named when the method reports them with :func:`gcl.train.record_step`, or when an epoch is
   a single optimiser step), and a NaN/Inf check of the parameters and optimiser state before
   each checkpoint: a bad state stops the run and the last good checkpoint is kept.
+
+Under ``torchrun`` (a process group of W > 1 ranks, see :mod:`gcl.train.distributed`) every
+rank runs the same loop in lockstep and the engine keeps the ranks in agreement:
+
+- at the start of :meth:`Trainer.fit` rank 0's parameters and buffers are broadcast (after a
+  resume as well), so every rank starts from the same state;
+- the loss terms an epoch returns are averaged over the ranks (one all-reduce) before they
+  are checked and logged, so the log holds the mean loss, the objective whose gradient DDP's
+  average applies;
+- ``validate`` runs on rank 0 only and its metrics are broadcast, so model selection, the
+  patience counter and early stopping are the same decision on every rank (``validate`` must
+  therefore use no collectives; the other ranks wait meanwhile);
+- rank 0 alone writes ``metrics.jsonl`` and checkpoints and shows the progress bar; the
+  others keep the history in memory;
+- a checkpoint holds every rank's RNG states (gathered to rank 0; a rank's global and
+  explicit generators may differ, e.g. dropout or per-rank sampling), and on resume rank 0
+  reads the checkpoint and broadcasts it, so every rank restores the same model, optimizer and
+  engine state and its own RNG states and the run continues exactly. A checkpoint from
+  another number of ranks resumes too, each rank then taking rank 0's RNG states (a valid
+  continuation, not a bit-identical one);
+- an error raised on rank 0 while validating, saving or loading a checkpoint is raised on
+  every rank.
+
+The model may be given as is or wrapped (``DistributedDataParallel``,
+:func:`gcl.train.distributed.data_parallel`): checkpoints hold the unwrapped model's state, the
+same keys as a single-process run.
 """
 from __future__ import annotations
 
@@ -32,6 +58,16 @@ from tqdm.auto import tqdm
 
 from gcl.train.checkpoint import load_checkpoint, save_checkpoint
 from gcl.train.device import resolve_device
+from gcl.train.distributed import (
+    all_gather_object,
+    all_reduce_mean,
+    broadcast_module,
+    is_main_process,
+    on_main,
+    rank,
+    unwrap,
+    world_size,
+)
 from gcl.train.errors import CheckpointError
 from gcl.train.finite import check_finite, check_state_finite
 from gcl.train.metrics_log import MetricsLog
@@ -128,7 +164,8 @@ class Trainer:
     """Runs ``train_epoch``/``validate`` with logging, selection, checkpoints and resume.
 
     Args:
-        model: the module whose parameters are trained and checkpointed.
+        model: the module whose parameters are trained and checkpointed (a DDP-wrapped
+            module is unwrapped for its state; see the module docstring for ``torchrun``).
         optimizer: its optimizer (checkpointed).
         train_epoch: ``train_epoch(epoch) -> {loss term: value}``, one epoch of training.
         validate: ``validate(epoch) -> {metric: value}`` on validation data, or ``None``.
@@ -152,6 +189,7 @@ class Trainer:
         signature: Mapping[str, Any] | None = None,
     ):
         self.model = model
+        self.module = unwrap(model)  # whose state_dict is checkpointed
         self.optimizer = optimizer
         self.train_epoch = train_epoch
         self.validate = validate
@@ -162,7 +200,7 @@ class Trainer:
         self.device = resolve_device(self.config.device)
         out = self.config.out_dir
         self.out_dir = Path(out) if out is not None else None
-        self.log = MetricsLog(self.out_dir / METRICS_NAME if self.out_dir else None)
+        self.log = MetricsLog(self.out_dir / METRICS_NAME if self.out_dir and is_main_process() else None)
         self.state = _State()
 
     # ------------------------------------------------------------------ checkpoints
@@ -170,14 +208,15 @@ class Trainer:
     def checkpoint_path(self) -> Path | None:
         return self.out_dir / CHECKPOINT_NAME if self.out_dir else None
 
-    def _checkpoint_state(self) -> dict[str, Any]:
+    def _checkpoint_state(self, rng_ranks: list[dict[str, Any]]) -> dict[str, Any]:
         s = self.state
         return {
             "epoch": s.epoch,
-            "model": self.model.state_dict(),
+            "model": self.module.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "rng": capture_rng_state(self.generators),
+            "rng": rng_ranks[0],
+            "rng_ranks": rng_ranks if len(rng_ranks) > 1 else None,
             "engine": {
                 "best_value": s.best_value,
                 "best_epoch": s.best_epoch,
@@ -192,8 +231,26 @@ class Trainer:
         }
 
     def _save(self) -> None:
-        if self.checkpoint_path is not None:
-            save_checkpoint(self.checkpoint_path, self._checkpoint_state())
+        path = self.checkpoint_path
+        if path is None:
+            return
+        rng_ranks = all_gather_object(capture_rng_state(self.generators))  # every rank's RNGs
+        # Rank 0 writes; a failed write is raised on every rank (and doubles as a barrier).
+        on_main(lambda: save_checkpoint(path, self._checkpoint_state(rng_ranks)))
+
+    def _read_checkpoint(self, path: Path) -> dict[str, Any] | None:
+        """Rank 0's checkpoint (``None`` when there is none) on every rank."""
+
+        def read() -> dict[str, Any] | None:
+            for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a kill mid-write
+                stale.unlink(missing_ok=True)
+            if not path.exists():
+                return None  # nothing to resume: a fresh run
+            # On the CPU: load_state_dict moves tensors to the parameters' devices, the RNG
+            # states must stay CPU tensors, and other ranks must not receive rank 0's device.
+            return load_checkpoint(path, map_location="cpu")
+
+        return on_main(read)
 
     @property
     def _checkpointing(self) -> bool:
@@ -202,11 +259,9 @@ class Trainer:
     def _resume(self) -> None:
         path = self.checkpoint_path
         assert path is not None
-        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a kill mid-write
-            stale.unlink(missing_ok=True)
-        if not path.exists():
-            return  # nothing to resume: a fresh run
-        ckpt = load_checkpoint(path, map_location=self.device)
+        ckpt = self._read_checkpoint(path)
+        if ckpt is None:
+            return
         if ckpt.get("signature", {}) != self.signature:
             raise CheckpointError(
                 path,
@@ -214,11 +269,13 @@ class Trainer:
                 f"({ckpt.get('signature')} != {self.signature}); use another --out or drop --resume",
             )
         try:
-            self.model.load_state_dict(ckpt["model"])
+            self.module.load_state_dict(ckpt["model"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
             if self.scheduler is not None and ckpt.get("scheduler") is not None:
                 self.scheduler.load_state_dict(ckpt["scheduler"])
-            restore_rng_state(ckpt["rng"], self.generators)
+            rng_ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
+            same_world = len(rng_ranks) == world_size()
+            restore_rng_state(rng_ranks[rank()] if same_world else ckpt["rng"], self.generators)
             eng = ckpt["engine"]
             state = _State(
                 epoch=int(ckpt["epoch"]),
@@ -260,7 +317,7 @@ class Trainer:
         value = float(metrics[cfg.monitor])
         if self._improved(value):
             s.best_value, s.best_epoch, s.best_metrics = value, epoch, dict(metrics)
-            s.best_model = copy.deepcopy(self.model.state_dict())
+            s.best_model = copy.deepcopy(self.module.state_dict())
             s.bad_epochs = 0
         else:
             s.bad_epochs = epoch - s.best_epoch
@@ -268,9 +325,14 @@ class Trainer:
             s.stopped_early = True
 
     # ------------------------------------------------------------------ loop
+    def _validate(self, epoch: int) -> dict[str, float]:
+        assert self.validate is not None
+        with torch.no_grad():
+            return {k: float(v) for k, v in self.validate(epoch).items()}
+
     def _show_progress(self) -> bool:
         cfg = self.config
-        if cfg.quiet:
+        if cfg.quiet or not is_main_process():
             return False
         if cfg.progress is not None:
             return cfg.progress
@@ -283,6 +345,7 @@ class Trainer:
             self._resume()
         elif self.checkpoint_path is not None and self.log.path is not None and self.log.path.exists():
             self.log.reset_to([])  # a fresh run in an old directory starts a fresh log
+        broadcast_module(self.module)  # every rank starts from rank 0's state (no-op alone)
         start = self.state.epoch + 1
         bar = tqdm(
             total=cfg.epochs,
@@ -300,16 +363,16 @@ class Trainer:
                 self.model.train()
                 with epoch_steps(epoch) as steps, count_optimizer_steps(self.optimizer):
                     terms = {k: float(v) for k, v in self.train_epoch(epoch).items()}
+                terms = all_reduce_mean(terms, self.device)  # the mean over ranks (as is alone)
                 steps.check()  # the first non-finite step the method recorded
                 check_finite(terms, epoch, steps.single_step())
                 train_time = time.perf_counter() - t0
                 if self._checkpointing:  # never let a diverged state reach a checkpoint
-                    check_state_finite(self.model.state_dict(), self.optimizer.state_dict(), epoch)
+                    check_state_finite(self.module.state_dict(), self.optimizer.state_dict(), epoch)
                 metrics: dict[str, float] = {}
                 if self.validate is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
                     self.model.eval()
-                    with torch.no_grad():
-                        metrics = {k: float(v) for k, v in self.validate(epoch).items()}
+                    metrics = on_main(lambda: self._validate(epoch))  # one decision for all ranks
                 self._select(epoch, metrics)
                 self.state.epoch = epoch
                 record = {"epoch": epoch, **terms, **metrics,
@@ -325,7 +388,7 @@ class Trainer:
             bar.close()
         s = self.state
         if cfg.restore_best and s.best_model is not None:
-            self.model.load_state_dict(s.best_model)
+            self.module.load_state_dict(s.best_model)
         return TrainResult(
             history=list(self.log.records),
             best_epoch=s.best_epoch,
