@@ -282,3 +282,22 @@ def seq_epoch_time(r: Mapping[str, Any], path: Path) -> str | None:
     _save(fig, path, f"Sequential recommenders on {r['dataset']['name']}: time per batch (CPU)")
     return (f"Wall time of each of the {st['timed_batches']} timed training batches (batch {st['batch_size']}, "
             f"max length {st['max_len']}), methods interleaved per batch, {r['torch_threads']} torch thread.")
+
+
+@_styled
+def seqrec_curves(r: Mapping[str, Any], path: Path) -> str | None:
+    """Sequential recommender training curves: validation MRR@10 and training loss per epoch, per seed."""
+    runs = [run for run in r["runs"] if run.get("curve")]
+    if not runs:
+        return None
+    fig, (ax_val, ax_loss) = _axes(2, width=3.8)
+    for run in runs:
+        c = run["curve"]
+        line, = ax_val.plot([x["epoch"] for x in c], [x["val_mrr@10"] for x in c], "o-", label=f"seed {run['seed']}")
+        ax_val.axvline(run["selected_epoch"], color=line.get_color(), ls="--", lw=0.8)
+        ax_loss.plot([x["epoch"] for x in c], [x["loss"] for x in c], "o-", label=f"seed {run['seed']}")
+    _finish(ax_val, "epoch", "validation MRR@10", "validation (dashed: selected epoch)")
+    _finish(ax_loss, "epoch", "training loss (method's own)", "training loss")
+    _save(fig, path, f"{r['method']} on {r['dataset']}")
+    return ("Validation MRR@10 (full ranking, history not masked) after every epoch and the training loss; the "
+            "dashed line marks the epoch restored for the single test evaluation.")

@@ -444,6 +444,12 @@ from distributed_grace import distributed_grace_section  # noqa: E402  (benchmar
 
 SECTIONS["distributed_grace.json"] = distributed_grace_section
 
+from rec.sections import seqrec_quality_section  # noqa: E402  (benchmarks/rec/)
+
+for _m in ("sasrec", "cl4srec", "mclrec"):
+    for _d in ("beauty", "toys"):
+        SECTIONS[f"rec_{_m}_{_d}.json"] = seqrec_quality_section
+
 
 #: JSON file -> the function of benchmarks/plots.py that draws its figure (``<stem>.png`` beside it).
 PLOTS = {"grace_cora.json": plots.grace_curves, "views.json": plots.views_speed,
@@ -451,6 +457,7 @@ PLOTS = {"grace_cora.json": plots.grace_curves, "views.json": plots.views_speed,
          "pamc_scaling.json": plots.pamc_scaling, "gowalla_quality.json": plots.gowalla_quality,
          "adameow_memory.json": plots.adameow_memory, "seq_epoch_time.json": plots.seq_epoch_time,
          "meow_acm.json": partial(plots.meow_quality, anchors=MEOW_ANCHORS["acm"])}
+PLOTS.update({name: plots.seqrec_curves for name, render in SECTIONS.items() if render is seqrec_quality_section})
 
 
 def _lg_bound(r: dict) -> int:

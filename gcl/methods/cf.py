@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from gcl.data.interactions import InteractionGraph
 from gcl.eval.ranking import rank_by_embeddings
 from gcl.train.steps import record_step
+from gcl.utils.presets import config_from_preset
 
 #: rejection rounds of :func:`sample_negatives` before giving up (each round redraws only the
 #: rejects, whose number shrinks geometrically unless a user has almost every item).
@@ -92,17 +93,8 @@ class CFConfig:
         Raises:
             ValueError: an unknown key or preset.
         """
-        overrides = dict(overrides or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} keys {unknown}; valid keys: {sorted(known)}")
         default_preset = next(f.default for f in fields(cls) if f.name == "preset")
-        preset = overrides.get("preset", default_preset)
-        if preset not in cls.PRESETS:
-            raise ValueError(f"preset must be one of {sorted(cls.PRESETS)}, got {preset!r}")
-        row = cls.DATASET_ROWS.get(preset, {}).get(name.strip().lower().replace("_", "-"), {})
-        return cls(**{**cls.PRESETS[preset], **row, **overrides, "preset": preset})
+        return config_from_preset(cls, default_preset, overrides, dataset=name)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -33,10 +33,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.loader import DataLoader
 
-from gcl.methods.mol_pretrain import check_config, from_preset
+from gcl.methods.mol_pretrain import check_config
 from gcl.nn.mol_graph import MolGraphEncoder
 from gcl.train import TrainConfig, Trainer, TrainResult, record_step, resolve_device
 from gcl.utils import seed_everything
+from gcl.utils.presets import config_from_preset
 
 _OFFLINE_VALUES = {"1", "true", "yes", "on"}
 
@@ -102,7 +103,7 @@ class FinetuneConfig:
         Raises:
             ValueError: an unknown key or preset.
         """
-        return from_preset(cls, preset, overrides)
+        return config_from_preset(cls, preset, overrides)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,7 +14,7 @@ Randomness: the batch order comes from one ``torch.Generator`` (CPU) and the vie
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Mapping
 
 import torch
@@ -22,6 +22,7 @@ from torch import nn
 from torch_geometric.loader import DataLoader
 
 from gcl.train import TrainConfig, Trainer, TrainResult, record_step, resolve_device
+from gcl.utils.presets import config_from_preset
 
 
 @dataclass
@@ -70,7 +71,7 @@ class MolPretrainConfig:
             ValueError: an unknown key or preset.
         """
         del name
-        return from_preset(cls, "full", overrides)
+        return config_from_preset(cls, "full", overrides)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,23 +95,6 @@ def check_config(cfg: Any, counts: tuple[str, ...]) -> None:
         raise ValueError(f"dropout must be in [0, 1), got {cfg.dropout}")
     if cfg.preset not in cfg.PRESETS:
         raise ValueError(f"preset must be one of {sorted(cfg.PRESETS)}, got {cfg.preset!r}")
-
-
-def from_preset(cls: type, preset: str, overrides: Mapping[str, Any] | None = None) -> Any:
-    """``cls`` built from its ``PRESETS[overrides.get("preset", preset)]`` values, then ``overrides``.
-
-    Raises:
-        ValueError: an unknown key or preset.
-    """
-    overrides = dict(overrides or {})
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys {unknown}; valid keys: {sorted(known)}")
-    preset = overrides.pop("preset", preset)
-    if preset not in cls.PRESETS:
-        raise ValueError(f"preset must be one of {sorted(cls.PRESETS)}, got {preset!r}")
-    return cls(**{**cls.PRESETS[preset], **overrides, "preset": preset})
 
 
 def pretrain(
@@ -180,4 +164,4 @@ def pretrain(
                    signature=signature).fit()
 
 
-__all__ = ["MolPretrainConfig", "check_config", "from_preset", "pretrain"]
+__all__ = ["MolPretrainConfig", "check_config", "pretrain"]
