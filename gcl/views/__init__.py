@@ -22,8 +22,10 @@ from gcl.views.graph import (
     edge_perturb,
     feature_mask,
     graph_layout,
+    induced_subgraph,
     merge_graph_views,
     node_drop,
+    node_drop_keep,
     segment_rank,
     select_graphs,
 )
@@ -48,7 +50,7 @@ from gcl.views.sequence import (
     seq_reorder,
     seq_view_lengths,
 )
-from gcl.views.subgraph import grow_subgraph, khop_subgraph, random_walk_subgraph
+from gcl.views.subgraph import grow_subgraph, grow_subgraph_keep, khop_subgraph, random_walk_subgraph
 from gcl.views.svd import SVDView, normalized_interaction_matrix
 from gcl.views.transforms import (
     Compose,

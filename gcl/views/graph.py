@@ -929,12 +929,32 @@ def node_drop(
     """
     _check_ratio("p", p, closed=False)
     layout = graph_layout(data)
+    keep, k = node_drop_keep(layout, p, generator=generator)
+    return _maybe_counts(_induced(data, layout, keep), {"dropped": k}, return_counts)
+
+
+def node_drop_keep(
+    layout: GraphLayout, p: float, *, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
+    """The node mask of :func:`node_drop`: ``([N] bool kept, [B] dropped per graph)``.
+
+    The ``floor(p * n_g)`` nodes of smallest uniform key in every graph are dropped.
+    """
     k = _floor_count(p, layout.node_counts)
     rank = segment_rank(
         layout.batch, layout.num_graphs, _rand(layout.num_nodes, layout.batch.device, generator)
     )
-    keep = rank >= k[layout.batch]
-    return _maybe_counts(_induced(data, layout, keep), {"dropped": k}, return_counts)
+    return rank >= k[layout.batch], k
+
+
+def induced_subgraph(data: Data, keep: Tensor, layout: GraphLayout | None = None) -> Data:
+    """The subgraph of ``data`` induced by the nodes with ``keep[i]`` (``[N]`` bool):
+    nodes relabelled in input order, node- and edge-level attributes following, graph-level
+    ones and the number of graphs unchanged (a graph may become empty)."""
+    layout = graph_layout(data) if layout is None else layout
+    if keep.shape != (layout.num_nodes,) or keep.dtype != torch.bool:
+        raise ValueError(f"keep must be a [{layout.num_nodes}] bool mask, got {keep.dtype} {tuple(keep.shape)}")
+    return _induced(data, layout, keep)
 
 
 def feature_mask(
@@ -1010,8 +1030,10 @@ __all__ = [
     "edge_perturb",
     "feature_mask",
     "graph_layout",
+    "induced_subgraph",
     "merge_graph_views",
     "node_drop",
+    "node_drop_keep",
     "segment_rank",
     "select_graphs",
 ]

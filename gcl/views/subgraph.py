@@ -27,6 +27,7 @@ from gcl.views.graph import (
     _rand,
     graph_layout,
 )
+from gcl.views._segments import segment_rank
 
 
 def _targets(layout: GraphLayout, keep_ratio: float, extra_nodes: int) -> Tensor:
@@ -213,11 +214,24 @@ def grow_subgraph(
     out-neighbour of the selected set that is not selected yet) until ``t_g`` nodes are
     selected or the frontier is empty (then the graph keeps fewer: see ``kept``).
 
+    **How it is computed (exactly that distribution, without a loop over growth steps).**
+    Give every node ``v`` an independent clock ``E_v ~ Exp(1)`` and let it be selected at
+    time ``S_v = E_v + min_{u -> v} S_u`` (``S_seed = 0``): ``v`` joins the frontier when its
+    first in-neighbour is selected and is selected ``E_v`` later. By the memorylessness of the
+    exponential, whenever a node is selected the residual clocks of the frontier nodes are
+    again i.i.d. ``Exp(1)``, so the next node selected is uniform among the frontier: the
+    order of ``S`` is the growth order, and the view keeps the ``t_g`` nodes of smallest finite
+    ``S`` of every graph. ``S`` is a shortest-path distance with node weights ``E``, computed by
+    Bellman-Ford relaxations (one gather and one scatter-min over the edges each); a kept node's
+    shortest path runs through kept nodes only, so ``t_g - 1`` relaxations are exact for them:
+    relaxation ``k`` touches only the edges of the graphs with ``t_g - 1 > k`` (edges sorted once
+    by that need), and the loop stops early once the distances stop changing.
+
     ``faithful_subgraph_bug=True`` reproduces the official code, whose frontier union is
     discarded: only the seed's own neighbours can ever join, so the view is the seed plus up
-    to ``t_g - 1`` of its neighbours. (The official loop also gives up after ``n_g`` draws
-    with replacement; here every step draws among the unselected candidates, which yields
-    the same sets whenever the official loop finishes.)
+    to ``t_g - 1`` of its neighbours, uniformly without replacement (one relaxation). (The
+    official loop also gives up after ``n_g`` draws with replacement; drawing among the
+    unselected candidates yields the same sets whenever the official loop finishes.)
 
     Args:
         data: a ``Data`` or ``Batch``.
@@ -230,45 +244,56 @@ def grow_subgraph(
     """
     _check_subgraph_args(keep_ratio, extra_nodes)
     layout = graph_layout(data)
+    selected, count = grow_subgraph_keep(data, layout, keep_ratio, extra_nodes=extra_nodes,
+                                         faithful_subgraph_bug=faithful_subgraph_bug, generator=generator)
+    return _maybe_counts(_induced(data, layout, selected), {"kept": count}, return_counts)
+
+
+def grow_subgraph_keep(
+    data: Data,
+    layout: GraphLayout,
+    keep_ratio: float = 0.2,
+    *,
+    extra_nodes: int = 0,
+    faithful_subgraph_bug: bool = False,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """The node mask of :func:`grow_subgraph` (same arguments, ``layout`` of ``data``):
+    ``([N] bool kept, [B] kept per graph)``."""
+    _check_subgraph_args(keep_ratio, extra_nodes)
     device = layout.batch.device
     n_nodes, n_graphs = layout.num_nodes, layout.num_graphs
     target = _targets(layout, keep_ratio, extra_nodes)
     start, nonempty = _start_nodes(layout, generator)
     src, dst = data.edge_index[0], data.edge_index[1]
 
-    selected = torch.zeros(n_nodes, dtype=torch.bool, device=device)
-    selected[start[nonempty]] = True
-    count = nonempty.long()
-    candidates = torch.zeros(n_nodes, dtype=torch.bool, device=device)
-    candidates[dst[selected[src]]] = True  # neighbours of the seeds
-    node_ids = torch.arange(n_nodes, device=device)
-    steps = int(target.max()) - 1 if n_graphs else 0
-    for _ in range(max(steps, 0)):
-        active = count < target
-        eligible = candidates & ~selected & active[layout.batch]
-        if not bool(eligible.any()):
-            break
-        keys = torch.where(
-            eligible, _rand(n_nodes, device, generator, torch.float64), torch.full_like(
-                eligible, -1.0, dtype=torch.float64
-            )
-        )
-        best = torch.full((n_graphs,), -1.0, dtype=torch.float64, device=device)
-        best = best.scatter_reduce(0, layout.batch, keys, "amax")
-        is_best = eligible & (keys == best[layout.batch])
-        chosen = torch.full((n_graphs,), n_nodes, dtype=torch.long, device=device)
-        chosen = chosen.scatter_reduce(
-            0, layout.batch, torch.where(is_best, node_ids, n_nodes), "amin"
-        )
-        valid = chosen < n_nodes
-        new_nodes = chosen[valid]
-        selected[new_nodes] = True
-        count = count + valid.long()
-        if not faithful_subgraph_bug:
-            added = torch.zeros(n_nodes, dtype=torch.bool, device=device)
-            added[new_nodes] = True
-            candidates[dst[added[src]]] = True
-    return _maybe_counts(_induced(data, layout, selected), {"kept": count}, return_counts)
+    # E_v ~ Exp(1) as -log(1 - U), U uniform in [0, 1)
+    clock = -torch.log1p(-_rand(n_nodes, device, generator, torch.float64))
+    dist = torch.full((n_nodes,), float("inf"), dtype=torch.float64, device=device)
+    dist[start[nonempty]] = 0.0
+    if faithful_subgraph_bug:
+        needed = (target > 1).long()  # one relaxation: the seed's neighbours
+    else:
+        needed = (target - 1).clamp(min=0)  # relaxations graph g needs
+    edge_needs = needed[layout.batch[src]]
+    # edges of the graphs that need the most relaxations first: relaxation k uses a prefix
+    order = torch.argsort(edge_needs, descending=True)
+    src, dst = src[order], dst[order]
+    clock_dst = clock[dst]
+    hist = torch.bincount(edge_needs, minlength=int(needed.max()) + 1 if n_graphs else 1)
+    active = (hist.flip(0).cumsum(0).flip(0)[1:]).tolist()  # active[k] = #edges with needs > k
+    before = dist.clone()
+    for k, c in enumerate(active):
+        # Jacobi step: the gather reads the distances of step k - 1 before the in-place scatter-min
+        dist.scatter_reduce_(0, dst[:c], dist[src[:c]] + clock_dst[:c], "amin")
+        if k % 4 == 3:  # stop once the distances no longer change (checked every 4 steps)
+            if torch.equal(dist, before):
+                break
+            before.copy_(dist)
+    rank = segment_rank(layout.batch, n_graphs, dist)
+    selected = (rank < target[layout.batch]) & torch.isfinite(dist)
+    count = torch.bincount(layout.batch[selected], minlength=n_graphs)
+    return selected, count
 
 
-__all__ = ["grow_subgraph", "khop_subgraph", "random_walk_subgraph"]
+__all__ = ["grow_subgraph", "grow_subgraph_keep", "khop_subgraph", "random_walk_subgraph"]

@@ -24,13 +24,16 @@ from gcl.views.graph import (
     edge_drop,
     edge_perturb,
     feature_mask,
+    GraphLayout,
     graph_layout,
+    induced_subgraph,
     merge_graph_views,
     node_drop,
+    node_drop_keep,
     select_graphs,
 )
 from gcl.views.sequence import seq_crop, seq_mask, seq_random_augment, seq_reorder
-from gcl.views.subgraph import grow_subgraph, khop_subgraph, random_walk_subgraph
+from gcl.views.subgraph import grow_subgraph, grow_subgraph_keep, khop_subgraph, random_walk_subgraph
 
 View = Callable[..., Any]
 
@@ -96,6 +99,10 @@ class NodeDrop(_View):
     def __init__(self, p: float) -> None:
         super().__init__(p=p)
 
+    def keep_mask(self, data: Data, layout: GraphLayout, generator: torch.Generator | None = None) -> Tensor:
+        """``[N]`` bool: the nodes this view keeps (a node-subset view; see :class:`RandomChoice`)."""
+        return node_drop_keep(layout, self.kwargs["p"], generator=generator)[0]
+
 
 class FeatureMask(_View):
     """GraphCL attribute masking (:func:`gcl.views.graph.feature_mask`)."""
@@ -160,6 +167,10 @@ class GrowSubgraph(_View):
             extra_nodes=extra_nodes,
             faithful_subgraph_bug=faithful_subgraph_bug,
         )
+
+    def keep_mask(self, data: Data, layout: GraphLayout, generator: torch.Generator | None = None) -> Tensor:
+        """``[N]`` bool: the nodes this view keeps (a node-subset view; see :class:`RandomChoice`)."""
+        return grow_subgraph_keep(data, layout, **self.kwargs, generator=generator)[0]
 
 
 # ------------------------------------------------------------------------ sequence views
@@ -237,7 +248,11 @@ class RandomChoice:
     (the official GraphCL code picks ``aug='random'`` per graph, inside the dataset's
     ``get``): the batch is split by choice with :func:`gcl.views.graph.select_graphs`, each
     part is transformed, and :func:`gcl.views.graph.merge_graph_views` puts the graphs back
-    in their input order. On a plain ``Data`` or a tensor both modes are the same.
+    in their input order. When every transform is a node-subset view (it has ``keep_mask``:
+    :class:`NodeDrop`, :class:`GrowSubgraph`) no split is needed: each transform draws its
+    node mask on the whole batch, every graph takes the mask of its own choice, and one
+    induced subgraph is built (the same distribution: the graphs' draws are independent).
+    On a plain ``Data`` or a tensor both modes are the same.
 
     Args:
         transforms: callables ``t(data, generator=None)``.
@@ -276,6 +291,12 @@ class RandomChoice:
         used = torch.unique(choice).tolist()
         if len(used) == 1:
             return self.transforms[used[0]](data, generator=generator)
+        if all(hasattr(self.transforms[i], "keep_mask") for i in used):
+            node_choice = choice[layout.batch]
+            keep = torch.zeros(layout.num_nodes, dtype=torch.bool, device=layout.batch.device)
+            for i in used:
+                keep = torch.where(node_choice == i, self.transforms[i].keep_mask(data, layout, generator), keep)
+            return induced_subgraph(data, keep, layout)
         views, ids = [], []
         for i in used:
             mask = choice == i

@@ -286,6 +286,47 @@ def test_grow_subgraph_picks_frontier_nodes_uniformly() -> None:
         assert abs(pairs[key] / 1200 - p) < 0.045, (key, pairs[key] / 1200, p)
 
 
+def frontier_growth_distribution(n: int, pairs: list[tuple[int, int]], target: int) -> dict[frozenset, float]:
+    """Exact law of the kept set: uniform seed, then one uniform frontier node at a time."""
+    nbrs = {v: set() for v in range(n)}
+    for u, v in pairs:
+        nbrs[u].add(v)
+        nbrs[v].add(u)
+    law: dict[frozenset, float] = {}
+
+    def grow(chosen: frozenset, p: float) -> None:
+        frontier = set().union(*(nbrs[v] for v in chosen)) - chosen
+        if len(chosen) == target or not frontier:
+            law[chosen] = law.get(chosen, 0.0) + p
+            return
+        for v in frontier:
+            grow(chosen | {v}, p / len(frontier))
+
+    for seed in range(n):
+        grow(frozenset({seed}), 1.0 / n)
+    return law
+
+
+def test_grow_subgraph_matches_the_exact_growth_law_beyond_the_first_step() -> None:
+    # lollipop: triangle 0-1-2, tail 2-3-4, pendant 5 on 0; 3 of 6 nodes. The later steps are
+    # where a shortcut (e.g. a fixed random key per node, Prim-style) would drift from the law.
+    pairs = [(0, 1), (1, 2), (0, 2), (2, 3), (3, 4), (0, 5)]
+    law = frontier_growth_distribution(6, pairs, 3)
+    copies = 6000
+    data = make_batch([(6, pairs)] * copies)
+    out = grow_subgraph(data, 0.5, generator=gen(3))
+    local = (out.x[:, 0].long() % 6).tolist()
+    ptr = out.ptr.tolist()
+    seen: dict[frozenset, int] = {}
+    for g in range(copies):
+        key = frozenset(local[ptr[g]:ptr[g + 1]])
+        seen[key] = seen.get(key, 0) + 1
+    assert set(seen) <= set(law)
+    for key, p in law.items():
+        sd = math.sqrt(p * (1 - p) / copies)
+        assert abs(seen.get(key, 0) / copies - p) < 4.5 * sd + 1e-9, (sorted(key), seen.get(key, 0) / copies, p)
+
+
 # --------------------------------------------------------------------------- molecules
 
 
