@@ -438,6 +438,7 @@ from mol.sections import mol_quality_section, mol_speed_section  # noqa: E402  (
 
 SECTIONS["mol_speed.json"] = mol_speed_section
 SECTIONS["mol_quality.json"] = mol_quality_section
+SECTIONS["mol_quality_cpu_scaled.json"] = mol_quality_section
 SECTIONS["mol_quality_smoke.json"] = mol_quality_section
 
 from distributed_grace import distributed_grace_section  # noqa: E402  (benchmarks/distributed_grace.py)

@@ -18,9 +18,9 @@ fine-tuning run and finished runs are skipped, so the benchmark continues where 
 Protocols: ``--preset full`` (default; the papers' settings: GIN 5x300, 100 pre-training
 epochs, batch 256, 100 fine-tuning epochs, 10 seeds; a GPU run) and ``--preset cpu-scaled``
 (width 128, 20 pre-training epochs, 50 fine-tuning epochs, 3 seeds); the other flags shrink
-further (smoke runs). Any setting other than the full protocol writes
-``benchmarks/results/mol_quality_smoke.json`` unless ``--out`` says otherwise; the full one
-writes ``benchmarks/results/mol_quality.json``.
+further (smoke runs). The full protocol writes ``benchmarks/results/mol_quality.json``, the
+unmodified ``cpu-scaled`` preset ``mol_quality_cpu_scaled.json`` and any other setting
+``mol_quality_smoke.json``, unless ``--out`` says otherwise.
 """
 from __future__ import annotations
 
@@ -76,11 +76,15 @@ def settings_from(args: argparse.Namespace) -> dict:
     }
 
 
+def preset_settings(preset: str) -> dict:
+    """The settings of ``preset`` with no flag overriding it."""
+    return settings_from(argparse.Namespace(preset=preset, emb_dim=None, num_layers=None, pretrain_epochs=None,
+                                            pretrain_max_batches=None, corpus_limit=None, finetune_epochs=None,
+                                            seeds=None))
+
+
 def is_full(settings: dict) -> bool:
-    full = dict(settings_from(argparse.Namespace(preset="full", emb_dim=None, num_layers=None, pretrain_epochs=None,
-                                                 pretrain_max_batches=None, corpus_limit=None,
-                                                 finetune_epochs=None, seeds=None)))
-    return settings == full
+    return settings == preset_settings("full")
 
 
 def summarise(entry: dict) -> None:
@@ -136,8 +140,9 @@ def main() -> None:
     warnings.simplefilter("ignore")
     settings = settings_from(args)
     full = is_full(settings)
-    out = Path(args.out) if args.out else HERE.parent / "results" / ("mol_quality.json" if full else
-                                                                      "mol_quality_smoke.json")
+    scaled = settings == preset_settings("cpu-scaled")
+    default_name = "mol_quality.json" if full else "mol_quality_cpu_scaled.json" if scaled else "mol_quality_smoke.json"
+    out = Path(args.out) if args.out else HERE.parent / "results" / default_name
     result = None
     if out.is_file() and not args.fresh:
         result = json.loads(out.read_text())
