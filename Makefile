@@ -7,7 +7,7 @@
 #   VENV         where the virtual environment lives                       (.venv)
 #   TORCH_SPEC   what to install when torch is missing                     (torch==2.13.0)
 #   CONSTRAINTS  constraints file for the torch install                    (constraints.txt)
-#   EXTRAS       extras installed with the package                          (dev)
+#   EXTRAS       extras installed with the package          (dev; dev,rec for make test)
 #   DOCS_VENV    virtual environment of the docs tools (the `docs` extra)  (.venv-docs)
 PYTHON ?= python3
 VENV ?= .venv
@@ -37,6 +37,8 @@ install: $(PY)
 demo: install
 	$(VENV)/bin/gcl bench grace --dataset cora --out runs/demo
 
+# The tests include the RecBole adapter's, so `make test` installs the `rec` extra as well.
+test: EXTRAS = dev,rec
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
