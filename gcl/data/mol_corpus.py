@@ -54,6 +54,7 @@ from gcl.data.smiles import (
     canonical_smiles,
     smiles_to_dataset,
 )
+from gcl.data.text_bytes import text_buffer
 from gcl.utils.atomic import atomic_write
 
 _CACHE_FORMAT = 1
@@ -189,8 +190,9 @@ def target_smiles(dataset: Any) -> list[str] | None:
         return None
     import pandas as pd
 
+    buffer = text_buffer(mapping, compressed=True)  # NUL bytes refused, whatever the pandas version
     try:
-        frame = pd.read_csv(mapping)
+        frame = pd.read_csv(buffer, compression=None)
     except (OSError, EOFError, ValueError) as exc:
         raise DatasetError(mapping, f"unreadable SMILES mapping ({type(exc).__name__}: {exc})") from exc
     if "smiles" not in frame.columns:

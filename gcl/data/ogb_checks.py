@@ -34,6 +34,7 @@ from typing import Mapping
 import numpy as np
 
 from gcl.data.errors import DatasetError
+from gcl.data.text_bytes import text_buffer
 
 _INT64_MAX = float(np.iinfo(np.int64).max)
 
@@ -63,7 +64,7 @@ def read_table(path: Path) -> np.ndarray:
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path, compression="gzip", header=None)
+        frame = pd.read_csv(text_buffer(path, compressed=True), compression=None, header=None)
     except pd.errors.EmptyDataError as exc:
         raise DatasetError(path, "empty table (no rows after decompression)") from exc
     except pd.errors.ParserError as exc:

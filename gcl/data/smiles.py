@@ -36,6 +36,7 @@ from gcl.data.cache import source_fingerprint
 from gcl.data.errors import DatasetError, OptionalDependencyError
 from gcl.data.paths import cache_dir_for
 from gcl.data.registry import Family, register_family
+from gcl.data.text_bytes import text_buffer
 from gcl.utils.atomic import atomic_write
 
 #: Registry name -> path relative to a data root, for the sets the shared data holds.
@@ -322,10 +323,12 @@ def _read_columns(
     """The SMILES column (as objects; NaN where empty) and the labels as [rows, T] float32."""
     import pandas as pd
 
+    buffer = text_buffer(path)  # a NUL byte is refused here, whatever the pandas version
     try:
         # Blank lines are kept as rows (reported as missing SMILES) so that row r is line r + 2.
         frame = pd.read_csv(
-            path, usecols=[smiles_col, *label_cols], dtype={smiles_col: str}, skip_blank_lines=False
+            buffer, compression=None, usecols=[smiles_col, *label_cols], dtype={smiles_col: str},
+            skip_blank_lines=False,
         )
     except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
         raise DatasetError(

@@ -703,3 +703,23 @@ def test_inconsistent_copy_fails_cleanly(case: Semantic, valid_copies: dict[str,
         LAYOUTS[case.layout].load(dataset)
     check_clean_failure(info.value, file, label, case.line, case.line is not None)
 
+
+
+def test_nul_bytes_are_refused_whatever_the_pandas_version(tmp_path: Path) -> None:
+    # pandas < 3 ends a field at a NUL byte ("12\x00" reads as 12); the loaders' byte check
+    # names the file and line before pandas sees the text
+    import gzip
+
+    from gcl.data.errors import DatasetError
+    from gcl.data.text_bytes import read_text_bytes
+
+    plain = tmp_path / "t.csv"
+    plain.write_bytes(b"a,b\n1,2\n3\x00,4\n")
+    with pytest.raises(DatasetError, match=r"t\.csv, line 3: NUL byte"):
+        read_text_bytes(plain)
+    packed = tmp_path / "t.csv.gz"
+    packed.write_bytes(gzip.compress(b"1,2\n3,4\n"))
+    assert read_text_bytes(packed) == b"1,2\n3,4\n"
+    packed.write_bytes(gzip.compress(b"1,2\n3,4\n")[:-6])
+    with pytest.raises(DatasetError, match="truncated or corrupt"):
+        read_text_bytes(packed)
