@@ -6,8 +6,18 @@ A molecule's atoms (and bonds) carry ``F`` integer features; feature ``f`` takes
     emb(x) = Σ_f T_f[x_f],      T_f ∈ R^{dims[f] × d},
 
 which is what OGB's ``AtomEncoder``/``BondEncoder`` compute with one ``nn.Embedding`` per feature.
-Here the ``F`` tables are stacked into one ``[Σ_f dims[f], d]`` table and looked up at
-``x_f + offset_f`` in a single gather, with the same per-table Xavier-uniform initialisation.
+Here the ``F`` tables are stacked into one ``[Σ_f dims[f], d]`` parameter with the same
+per-table Xavier-uniform initialisation. **Lookup by feature groups.** Consecutive features are
+packed into groups whose joint vocabulary ``Π_{f∈g} dims[f]`` stays at most ``max_group_rows``;
+a group's joint table ``J_g[c] = Σ_{f∈g} T_f[c_f]`` (all value combinations, built from the
+parameter at every call so gradients reach the ``T_f``) is read at the mixed-radix code
+``c = (…(x_{f1} dims[f2] + x_{f2}) dims[f3] + …)``, so
+
+    emb(x) = Σ_g J_g[code_g(x)]
+
+is the same sum with one gather per group instead of one per feature: OGB's 3 bond features
+(6 x 6 x 2 with the self-loop type) become a single gather of ``[E, d]``, the 9 atom features
+three, and no ``[N, F, d]`` intermediate is stored for the backward pass.
 
 Two encodings are provided:
 
@@ -67,8 +77,10 @@ class CategoricalEmbedding(nn.Module):
         feature_dims: vocabulary size of every feature, ``dims[f] >= 1``.
         emb_dim: embedding size d.
         check_range: raise :class:`ValueError` when a value lies outside its vocabulary
-            (one device synchronisation per call; with the stacked table an out-of-range value
-            would otherwise silently read another feature's row).
+            (one device synchronisation per call; with the joint tables an out-of-range value
+            would otherwise silently read another row).
+        max_group_rows: largest joint vocabulary of a feature group (module docstring); 1
+            looks every feature up on its own.
 
     Shapes:
         x: [N, F] or [N] (F = 1) integer -> [N, d]
@@ -79,7 +91,8 @@ class CategoricalEmbedding(nn.Module):
         offsets: [F] long buffer, the first row of every table.
     """
 
-    def __init__(self, feature_dims: Sequence[int], emb_dim: int, *, check_range: bool = True):
+    def __init__(self, feature_dims: Sequence[int], emb_dim: int, *, check_range: bool = True,
+                 max_group_rows: int = 2048):
         super().__init__()
         dims = [int(d) for d in feature_dims]
         if not dims or min(dims) < 1:
@@ -95,6 +108,14 @@ class CategoricalEmbedding(nn.Module):
             starts.append(starts[-1] + d)
         self.register_buffer("offsets", torch.tensor(starts, dtype=torch.long), persistent=False)
         self.register_buffer("sizes", torch.tensor(dims, dtype=torch.long), persistent=False)
+        self.groups = feature_groups(dims, max_group_rows)
+        strides = [0] * len(dims)
+        for lo, hi in self.groups:
+            step = 1
+            for f in range(hi - 1, lo - 1, -1):
+                strides[f] = step
+                step *= dims[f]
+        self.register_buffer("strides", torch.tensor(strides, dtype=torch.long), persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -108,6 +129,14 @@ class CategoricalEmbedding(nn.Module):
         """``T_f``, the ``[dims[f], d]`` rows of feature ``f`` (a view of :attr:`weight`)."""
         start = int(self.offsets[f])
         return self.weight[start:start + self.feature_dims[f]]
+
+    def joint_table(self, lo: int, hi: int) -> Tensor:
+        """``J`` of the features ``lo .. hi - 1``: ``[Π dims, d]``, row ``c`` = ``Σ_f T_f[c_f]``
+        with ``c`` in mixed radix, feature ``lo`` the most significant digit."""
+        table = self.table(lo)
+        for f in range(lo + 1, hi):
+            table = (table.unsqueeze(1) + self.table(f).unsqueeze(0)).reshape(-1, self.emb_dim)
+        return table
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() == 1:
@@ -123,12 +152,30 @@ class CategoricalEmbedding(nn.Module):
                 f"x holds values outside the vocabulary of feature(s) {bad} "
                 f"(sizes {list(self.feature_dims)})"
             )
-        idx = x + self.offsets
-        return nn.functional.embedding(idx.reshape(-1), self.weight).view(
-            x.size(0), x.size(1), self.emb_dim).sum(1)
+        coded = x * self.strides
+        out = None
+        for lo, hi in self.groups:  # a handful of feature groups, never the rows
+            code = coded[:, lo:hi].sum(1)
+            part = nn.functional.embedding(code, self.joint_table(lo, hi))
+            out = part if out is None else out + part
+        return out
 
     def extra_repr(self) -> str:
         return f"feature_dims={list(self.feature_dims)}, emb_dim={self.emb_dim}"
+
+
+def feature_groups(dims: Sequence[int], max_rows: int) -> list[tuple[int, int]]:
+    """Consecutive feature ranges ``[lo, hi)`` packed greedily while ``Π dims[lo:hi] <= max_rows``
+    (a feature larger than ``max_rows`` forms its own group)."""
+    groups: list[tuple[int, int]] = []
+    lo, rows = 0, 1
+    for f, d in enumerate(dims):
+        if f > lo and rows * d > max_rows:
+            groups.append((lo, f))
+            lo, rows = f, 1
+        rows *= d
+    groups.append((lo, len(dims)))
+    return groups
 
 
 class AtomEncoder(CategoricalEmbedding):

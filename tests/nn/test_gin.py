@@ -17,6 +17,7 @@ from gcl.nn.mol_encoders import (
     AtomEncoder,
     BondEncoder,
     CategoricalEmbedding,
+    feature_groups,
     PretrainAtomEncoder,
     PretrainBondEncoder,
     ogb_atom_feature_dims,
@@ -76,6 +77,35 @@ def test_categorical_embedding_init_range_and_errors() -> None:
         CategoricalEmbedding([], 4)
     with pytest.raises(ValueError, match="feature_dims"):
         PretrainAtomEncoder(4, feature_dims=(120, 3, 2))
+
+
+def test_feature_groups_pack_consecutive_features() -> None:
+    assert feature_groups([120, 6, 13, 13, 11, 7, 7, 3, 3], 2048) == [(0, 2), (2, 5), (5, 9)]
+    assert feature_groups([6, 6, 2], 2048) == [(0, 3)]
+    assert feature_groups([5000, 2, 3], 2048) == [(0, 1), (1, 3)]  # a wide feature stands alone
+    assert feature_groups([4, 4], 1) == [(0, 1), (1, 2)]
+
+
+@pytest.mark.parametrize("dims", [(120, 6, 13, 13, 11, 7, 7, 3, 3), (6, 6, 2), (7,), (3, 5000, 2)])
+def test_grouped_lookup_equals_per_feature_sum(dims: tuple[int, ...]) -> None:
+    """The joint-table gathers give Σ_f T_f[x_f] and the same gradients as one gather per feature."""
+    torch.manual_seed(0)
+    grouped = CategoricalEmbedding(dims, 6).double()
+    single = CategoricalEmbedding(dims, 6, max_group_rows=1).double()
+    assert len(single.groups) == len(dims)
+    with torch.no_grad():
+        single.weight.copy_(grouped.weight)
+    x = torch.stack([torch.randint(0, d, (300,)) for d in dims], 1)
+    x[0] = torch.tensor(dims) - 1  # the last row of every table
+    dense = sum(grouped.table(f)[x[:, f]] for f in range(len(dims)))
+    out_g, out_s = grouped(x), single(x)
+    torch.testing.assert_close(out_g, dense)
+    torch.testing.assert_close(out_s, dense)
+    w = torch.randn_like(dense)
+    (out_g * w).sum().backward()
+    (out_s * w).sum().backward()
+    torch.testing.assert_close(grouped.weight.grad, single.weight.grad)
+    assert grouped.weight.grad.abs().sum() > 0
 
 
 def test_pretrain_encoders_sum_two_tables() -> None:
