@@ -445,7 +445,10 @@ from distributed_grace import distributed_grace_section  # noqa: E402  (benchmar
 
 SECTIONS["distributed_grace.json"] = distributed_grace_section
 
-from rec.sections import seqrec_quality_section  # noqa: E402  (benchmarks/rec/)
+from rec.sections import recbole_parity_section, seqrec_quality_section  # noqa: E402  (benchmarks/rec/)
+
+for _m in ("sasrec", "cl4srec", "mclrec"):
+    SECTIONS[f"recbole_parity_{_m}.json"] = recbole_parity_section
 
 for _m in ("sasrec", "cl4srec", "mclrec"):
     for _d in ("beauty", "toys"):

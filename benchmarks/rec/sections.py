@@ -39,3 +39,44 @@ def seqrec_quality_section(r: dict) -> list[str]:
                             for k, v in MCLREC_TARGETS.items())
         lines += [f"Targets (paper's MCLRec): {verdict}.", ""]
     return lines
+
+
+PARITY_KEYS = ("hr@5", "hr@20", "ndcg@5", "ndcg@20", "mrr@10")
+
+
+def recbole_parity_section(r: dict) -> list[str]:
+    """RecBole adapter against the standalone model (``recbole_parity_<method>.json``)."""
+    st, d = r["settings"], r["data"]
+    name = METHOD_NAMES.get(st["method"], st["method"])
+    lines = [f"## {name} through the RecBole adapter vs standalone gcl: test quality ({st['dataset']}, "
+             f"first {st['users']} users)", "",
+             f"Command: `{r['command']}`  ",
+             f"Data: the first {d['users']} lines of {st['dataset']} with items renumbered by first appearance "
+             f"({d['items']:,} items, {d['actions']:,} actions), so that both sides rank the same catalogue.  ",
+             f"Protocol (both sides): leave-one-out, full ranking over all items, history not masked, validation "
+             f"MRR@10 every epoch, epoch cap {st['epochs']}, patience {st['patience']}, best epoch restored, test "
+             f"evaluated once; seeds {st['seeds']} (RecBole's `seed` on the adapter side). "
+             f"Device {r['device']}, {r['torch_threads']} torch thread(s), torch {r['torch']}.  ",
+             f"Criterion: {r['criterion']}.", "",
+             "| side | seeds | selected epoch (of run) | s / epoch | " + " | ".join(k.upper() for k in PARITY_KEYS)
+             + " |", "|---|---|---|---|" + "---|" * len(PARITY_KEYS)]
+    labels = {"native": f"gcl {name} (standalone)", "recbole": f"gcl.rec.recbole {name} in RecBole 1.2.1"}
+    for side in ("native", "recbole"):
+        s = r["sides"].get(side)
+        if not s:
+            continue
+        t, runs = s["test_mean_std"], s["runs"]
+        epochs = ", ".join(f"{x['selected_epoch']} ({x['epochs_run']})" for x in runs)
+        per = sum(x["s_per_epoch"] for x in runs) / len(runs)
+        lines.append(f"| {labels[side]} | {len(runs)} | {epochs} | {per:.1f} | "
+                     + " | ".join(f"{t[k]['mean']:.4f} ± {t[k]['std']:.4f}" for k in PARITY_KEYS) + " |")
+    lines.append("")
+    v = r.get("verdict") or {}
+    if v:
+        lines += ["Difference of the means (standalone − adapter) against twice its standard error: "
+                  + "; ".join(f"{k.upper()} {v[k]['diff']:+.4f} (2 SE {2 * v[k]['se']:.4f}, "
+                              f"{'within noise' if v[k]['within_noise'] else 'OUTSIDE noise'})" for k in PARITY_KEYS)
+                  + ".", "",
+                  "s / epoch: standalone = training only; adapter = wall time per epoch, RecBole's validation "
+                  "included.", ""]
+    return lines
