@@ -153,14 +153,25 @@ def main() -> None:
             print(f"{side} seed {seed}: " + ", ".join(f"{k} {run['test'][k]:.4f}" for k in KEYS)
                   + f" (epoch {run['selected_epoch']} of {run['epochs_run']}, {run['s_per_epoch']:.1f} s/epoch)",
                   flush=True)
-        if out.is_file():  # another process may have written the other side meanwhile
-            latest = json.loads(out.read_text())
-            if latest.get("settings") == settings:
-                record["sides"].update(latest["sides"])
-        record["sides"][side] = {"runs": runs, "test_mean_std": summary(runs)}
-        record["verdict"] = verdict(record)
-        with atomic_write(out, "w") as fh:
-            fh.write(json.dumps(record, indent=2) + "\n")
+            save_side(out, record, settings, side, runs)  # every finished seed is kept
+    report(out)
+
+
+def save_side(out: Path, record: dict, settings: dict, side: str, runs: list[dict]) -> None:
+    """Write ``side``'s runs into ``out``, keeping the other side's runs of the same settings."""
+    if out.is_file():  # another process may have written the other side meanwhile
+        latest = json.loads(out.read_text())
+        if latest.get("settings") == settings:
+            record["sides"].update(latest["sides"])
+    record["sides"][side] = {"runs": runs, "test_mean_std": summary(runs)}
+    record["verdict"] = verdict(record)
+    with atomic_write(out, "w") as fh:
+        fh.write(json.dumps(record, indent=2) + "\n")
+
+
+def report(out: Path) -> None:
+    """Print the verdict of the file."""
+    record = json.loads(out.read_text())
     for k, v in record.get("verdict", {}).items():
         print(f"{k}: native - recbole = {v['diff']:+.4f} (2 SE {2 * v['se']:.4f}): "
               f"{'within noise' if v['within_noise'] else 'OUTSIDE noise'}")
