@@ -77,7 +77,9 @@ def mol_quality_section(r: dict) -> list[str]:
         lines.append("Targets: " + "; ".join(
             f"{name}: " + ", ".join(f"{k.replace('_', ' ')}: {'met' if ok else 'MISSED'}" for k, ok in t.items())
             for name, t in r["targets"].items()) + ".")
-        lines.append("")
+        lines += ["", "Criteria: D-SLA's mean minus the baseline's mean exceeds the larger of their two population "
+                  "standard deviations over seeds (beats scratch); D-SLA's mean is at least GraphCL's minus that "
+                  "larger deviation (on par).", ""]
     return lines
 
 
