@@ -57,7 +57,7 @@ def recbole_parity_section(r: dict) -> list[str]:
              f"MRR@10 every epoch, epoch cap {st['epochs']}, patience {st['patience']}, best epoch restored, test "
              f"evaluated once; seeds {st['seeds']} (RecBole's `seed` on the adapter side). "
              f"Device {r['device']}, {r['torch_threads']} torch thread(s), torch {r['torch']}.  ",
-             f"Criterion: {r['criterion']}.", "",
+             f"Criterion: {r['criterion']}." + (f"  \nNote: {r['note']}." if r.get("note") else ""), "",
              "| side | seeds | selected epoch (of run) | s / epoch | " + " | ".join(k.upper() for k in PARITY_KEYS)
              + " |", "|---|---|---|---|" + "---|" * len(PARITY_KEYS)]
     labels = {"native": f"gcl {name} (standalone)", "recbole": f"gcl.rec.recbole {name} in RecBole 1.2.1"}
