@@ -449,8 +449,6 @@ from rec.sections import recbole_parity_section, seqrec_quality_section  # noqa:
 
 for _m in ("sasrec", "cl4srec", "mclrec"):
     SECTIONS[f"recbole_parity_{_m}.json"] = recbole_parity_section
-
-for _m in ("sasrec", "cl4srec", "mclrec"):
     for _d in ("beauty", "toys"):
         SECTIONS[f"rec_{_m}_{_d}.json"] = seqrec_quality_section
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import statistics
 import sys
 import tempfile
 import time
@@ -38,12 +36,11 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-from gcl.data.paths import data_roots  # noqa: E402
+from gcl.data import DatasetError, UnknownDatasetError, locate  # noqa: E402
 from gcl.utils.atomic import atomic_write  # noqa: E402
-from run_mclrec import one_seed  # noqa: E402
+from run_mclrec import one_seed, summarize  # noqa: E402
 
 RECBOLE_MODELS = {"sasrec": "SASRec", "cl4srec": "CL4SRec", "mclrec": "MCLRec"}
-FILES = {"beauty": "Beauty.txt", "toys": "Toys_and_Games.txt"}
 KEYS = ("hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr@10")
 
 
@@ -86,19 +83,11 @@ def recbole_run(args: argparse.Namespace, file: Path, name: str, seed: int) -> d
             "epochs_run": epochs_run, "s_per_epoch": wall / max(epochs_run, 1), "wall_s": wall}
 
 
-def summary(runs: list[dict]) -> dict[str, dict[str, float]]:
-    out = {}
-    for k in KEYS:
-        v = [r["test"][k] for r in runs]
-        out[k] = {"mean": statistics.mean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0}
-    return out
-
-
 def verdict(record: dict) -> dict[str, dict]:
     sides = record["sides"]
     if not all(sides.get(s, {}).get("runs") for s in ("native", "recbole")):
         return {}
-    a, b = summary(sides["native"]["runs"]), summary(sides["recbole"]["runs"])
+    a, b = summarize(sides["native"]["runs"]), summarize(sides["recbole"]["runs"])
     na, nb = len(sides["native"]["runs"]), len(sides["recbole"]["runs"])
     out = {}
     for k in KEYS:
@@ -110,7 +99,7 @@ def verdict(record: dict) -> dict[str, dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", default="beauty", choices=sorted(FILES))
+    ap.add_argument("--dataset", default="beauty", help="a registered one-line-per-user dataset (beauty, toys, ...)")
     ap.add_argument("--method", default="mclrec", choices=sorted(RECBOLE_MODELS))
     ap.add_argument("--users", type=int, default=3000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -125,11 +114,10 @@ def main() -> None:
         ap.error(f"--users must be >= 10, got {args.users}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    found = [r / "seqrec" / FILES[args.dataset] for r in data_roots(args.root)]
-    found = [f for f in found if f.is_file()]
-    if not found:
-        sys.exit(f"no seqrec/{FILES[args.dataset]} under the data roots {data_roots(args.root)}")
-    source = found[0]
+    try:
+        source = locate(args.dataset, args.root)
+    except (DatasetError, UnknownDatasetError) as exc:
+        ap.error(str(exc))
     work = Path(tempfile.mkdtemp(prefix="gcl-parity-data-"))
     name = f"{args.dataset}-u{args.users}"
     file = work / "seqrec" / f"{name}.txt"
@@ -163,7 +151,7 @@ def save_side(out: Path, record: dict, settings: dict, side: str, runs: list[dic
         latest = json.loads(out.read_text())
         if latest.get("settings") == settings:
             record["sides"].update(latest["sides"])
-    record["sides"][side] = {"runs": runs, "test_mean_std": summary(runs)}
+    record["sides"][side] = {"runs": runs, "test_mean_std": summarize(runs)}
     record["verdict"] = verdict(record)
     with atomic_write(out, "w") as fh:
         fh.write(json.dumps(record, indent=2) + "\n")
