@@ -70,6 +70,8 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict:
 
     # 3. train; select the epoch on validation MRR@10; stop after `patience` epochs without gain
     best, best_epoch, best_state, curve, epoch_s = -1.0, 0, None, [], []
+    stop = f"epoch cap {cfg.epochs}"
+    started = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         losses = train_epoch(model, loader, optimizers, views)
@@ -81,12 +83,16 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict:
         if valid[cfg.monitor] > best:
             best, best_epoch, best_state = valid[cfg.monitor], epoch, copy.deepcopy(model.state_dict())
         elif cfg.patience is not None and epoch - best_epoch >= cfg.patience:
+            stop = f"patience {cfg.patience}"
+            break
+        if args.max_minutes is not None and time.perf_counter() - started > 60 * args.max_minutes:
+            stop = f"time budget {args.max_minutes:g} min"
             break
 
     # 4. test once, with the selected parameters
     model.load_state_dict(best_state)
     test = evaluate(model, data, "test")
-    return {"seed": seed, "selected_epoch": best_epoch, "epochs_run": len(curve),
+    return {"seed": seed, "selected_epoch": best_epoch, "epochs_run": len(curve), "stopped_by": stop,
             "valid": curve[best_epoch - 1], "test": test, "train_s_per_epoch": statistics.mean(epoch_s),
             "curve": curve, "config": cfg.to_dict(), "protocol": protocol(cfg, data),
             "data": {"name": data.name, "users": data.n_users, "items": data.n_items,
@@ -110,6 +116,9 @@ def main() -> None:
     ap.add_argument("--method", default="mclrec", choices=sorted(METHODS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=None, help="default: the config's (100, early stopping)")
+    ap.add_argument("--max-minutes", type=float, default=None,
+                    help="per seed: stop training after the epoch that passes this wall-clock budget, "
+                         "then test the best validation epoch (the JSON records why training stopped)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--users", type=int, default=0, help="keep the first N users only (smoke runs)")
     ap.add_argument("--mask-history", action="store_true", help="exclude history items when ranking")
