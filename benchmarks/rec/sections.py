@@ -2,7 +2,12 @@
 ``benchmarks/results_md.py``): ``rec_<method>_<dataset>.json`` from ``benchmarks/rec/run_mclrec.py``."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from measured import MCLREC_PAPER_BEAUTY
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 METHOD_NAMES = {"sasrec": "SASRec", "cl4srec": "CL4SRec", "mclrec": "MCLRec", "mclrec-j": "MCLRec (joint)"}
 KEYS = ("hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20")
@@ -15,7 +20,8 @@ def seqrec_quality_section(r: dict) -> list[str]:
     name = METHOD_NAMES.get(r["method"], r["method"])
     runs = r["runs"]
     cfg = runs[0]["config"]
-    epochs = ", ".join(f"{x['selected_epoch']} of {x['epochs_run']}" for x in runs)
+    epochs = ", ".join(f"{x['selected_epoch']} of {x['epochs_run']}"
+                       + (f", stopped by the {x['stopped_by']}" if x.get("stopped_by") else "") for x in runs)
     s_epoch = sum(x["train_s_per_epoch"] for x in runs) / len(runs)
     subset = f" (first {r['users']} users only: a smoke run, not a result)" if r.get("users") else ""
     lines = [f"## {name} on {r['dataset']}: next-item quality{subset}", "",
@@ -38,7 +44,22 @@ def seqrec_quality_section(r: dict) -> list[str]:
         verdict = ", ".join(f"{k.upper()} {t[k]['mean']:.4f} vs >= {v:.4f}: {'met' if t[k]['mean'] >= v else 'MISSED'}"
                             for k, v in MCLREC_TARGETS.items())
         lines += [f"Targets (paper's MCLRec): {verdict}.", ""]
+        sasrec = _ours("sasrec", r["dataset"], r["protocol"])
+        if sasrec:
+            versus = ", ".join(f"{k.upper()} {t[k]['mean']:.4f} vs {sasrec[k]['mean']:.4f} "
+                               f"({'above' if t[k]['mean'] > sasrec[k]['mean'] else 'NOT above'})"
+                               for k in ("hr@5", "hr@20", "ndcg@5", "ndcg@20"))
+            lines += [f"Against our SASRec (`rec_sasrec_{r['dataset']}.json`, same protocol): {versus}.", ""]
     return lines
+
+
+def _ours(method: str, dataset: str, protocol: str) -> dict | None:
+    """Test mean/std of our own ``method`` on ``dataset`` if it was run under the same protocol."""
+    path = RESULTS / f"rec_{method}_{dataset}.json"
+    if not path.exists():
+        return None
+    other = json.loads(path.read_text())
+    return other["test_mean_std"] if other["protocol"] == protocol and not other.get("users") else None
 
 
 PARITY_KEYS = ("hr@5", "hr@20", "ndcg@5", "ndcg@20", "mrr@10")
