@@ -194,26 +194,40 @@ def recommendation(load: Loader, results: Path) -> list[str]:
     return lines or ["Not measured yet: run `python benchmarks/rec/gowalla_quality.py`."]
 
 
+_SEQ_KEYS = ("hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20")
+
+
+def _seq_ours(method: str, r: dict[str, Any]) -> str:
+    """Our row of a sequential quality table: mean ± std over seeds, then the selected epochs."""
+    t = r["test_mean_std"]
+    stops = "; ".join(f"{x['selected_epoch']} of {x['epochs_run']}"
+                      + (f" ({x['stopped_by']})" if x.get("stopped_by") else "") for x in r["runs"])
+    return (f"| {method} | ours | {len(r['seeds'])} | " + " | ".join(_pm(t[k], 1, 4) for k in _SEQ_KEYS)
+            + f" | {stops} |")
+
+
 def sequential(load: Loader, results: Path) -> list[str]:
-    keys = ("hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20")
+    header = ["| method | row | seeds | HR@5 | HR@10 | HR@20 | NDCG@5 | NDCG@10 | NDCG@20 | selected epoch (of run) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     lines = ["Beauty, leave-one-out, full ranking without history masking, epoch selected on validation MRR@10 "
-             "(patience 10), test once; mean ± std over seeds:", "",
-             "| method | row | seeds | HR@5 | HR@10 | HR@20 | NDCG@5 | NDCG@10 | NDCG@20 |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "(patience 10 unless stated), test once; mean ± std over seeds:", "", *header]
     sources = []
     for method, paper in MCLREC_PAPER_BEAUTY.items():
         r = load(f"rec_{method}_beauty.json")
         if r and not r.get("users"):
             sources.append(f"rec_{method}_beauty.json")
-            t = r["test_mean_std"]
-            lines.append(f"| {method} | ours | {len(r['seeds'])} | " + " | ".join(_pm(t[k], 1, 4) for k in keys) + " |")
+            lines.append(_seq_ours(method, r))
         else:
             lines.append(f"| {method} | ours | - | not measured yet: `python benchmarks/rec/run_mclrec.py --dataset "
-                         f"beauty --method {method}` | | | | | |")
-        lines.append(f"| {method} | paper (Table 3) | 1 | " + " | ".join(f"{v:.4f}" for v in paper) + " |")
+                         f"beauty --method {method}` | | | | | | |")
+        lines.append(f"| {method} | paper (Table 3) | 1 | " + " | ".join(f"{v:.4f}" for v in paper) + " | - |")
     lines += ["", " ".join(["The paper's SASRec and CL4SRec rows come from their own codes (SASRec with a BCE loss); "
                             "ours use the full-softmax cross-entropy of RecBole and MCLRec, which is stronger."]
                            + ([_source(*sources)] if sources else [])), ""]
+    toys = [(m, r) for m in MCLREC_PAPER_BEAUTY if (r := load(f"rec_{m}_toys.json")) and not r.get("users")]
+    if toys:
+        lines += ["Toys and Games, same protocol (the paper reports no Toys figures for these rows):", "", *header,
+                  *(_seq_ours(m, r) for m, r in toys), "", _source(*(f"rec_{m}_toys.json" for m, _ in toys)), ""]
     e, rb = load("seq_epoch_time.json"), load("speed_seqrec_recbole.json")
     if e or rb:
         lines += ["Cost (CPU, 1 thread, batch 256):", "", "| measurement | ours | reference |", "|---|---|---|"]
