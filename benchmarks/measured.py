@@ -202,7 +202,8 @@ def _seq_ours(method: str, r: dict[str, Any]) -> str:
     t = r["test_mean_std"]
     stops = "; ".join(f"{x['selected_epoch']} of {x['epochs_run']}"
                       + (f" ({x['stopped_by']})" if x.get("stopped_by") else "") for x in r["runs"])
-    return (f"| {method} | ours | {len(r['seeds'])} | " + " | ".join(_pm(t[k], 1, 4) for k in _SEQ_KEYS)
+    return (f"| {method} | ours | {len(r['seeds'])} | " + " | ".join(_pm(t[k], 1, 4) if len(r["runs"]) > 1 else f"{t[k]['mean']:.4f}"
+                                                                 for k in _SEQ_KEYS)
             + f" | {stops} |")
 
 
@@ -210,7 +211,7 @@ def sequential(load: Loader, results: Path) -> list[str]:
     header = ["| method | row | seeds | HR@5 | HR@10 | HR@20 | NDCG@5 | NDCG@10 | NDCG@20 | selected epoch (of run) |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     lines = ["Beauty, leave-one-out, full ranking without history masking, epoch selected on validation MRR@10 "
-             "(patience 10 unless stated), test once; mean ± std over seeds:", "", *header]
+             "(patience 10 unless stated), test once; mean ± std over seeds where there are several:", "", *header]
     sources = []
     for method, paper in MCLREC_PAPER_BEAUTY.items():
         r = load(f"rec_{method}_beauty.json")
