@@ -41,6 +41,10 @@ def seqrec_quality_section(r: dict) -> list[str]:
     if paper:
         lines.append("| MCLRec paper, Table 3 | 1 | " + " | ".join(f"{v:.4f}" for v in paper) + " |")
     lines.append("")
+    cut = [x["seed"] for x in runs if str(x.get("stopped_by", "")).startswith("time budget")]
+    if cut:
+        lines += [f"Seed(s) {cut}: training was cut by the time budget before patience ran out, so the selected "
+                  "epoch is the best of a truncated run, not of a converged one.", ""]
     if r["method"] == "mclrec" and r["dataset"] == "beauty" and not r.get("users"):
         verdict = ", ".join(f"{k.upper()} {t[k]['mean']:.5f} vs >= {v:.4f}: {'met' if t[k]['mean'] >= v else 'MISSED'}"
                             for k, v in MCLREC_TARGETS.items())
