@@ -197,14 +197,22 @@ def recommendation(load: Loader, results: Path) -> list[str]:
 _SEQ_KEYS = ("hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20")
 
 
+def seeds_cell(s: Mapping[str, float], n_seeds: int) -> str:
+    """A test metric over seeds, 4 decimals: ``mean ± std``, or the value alone for a single seed."""
+    return _pm(s, 1, 4) if n_seeds > 1 else f"{s['mean']:.4f}"
+
+
+def selected_epochs(runs: list[dict[str, Any]]) -> str:
+    """Per seed: the selected epoch, the epochs run and what stopped training (``run_mclrec.py``)."""
+    return "; ".join(f"{x['selected_epoch']} of {x['epochs_run']}"
+                     + (f" (stopped by {x['stopped_by']})" if x.get("stopped_by") else "") for x in runs)
+
+
 def _seq_ours(method: str, r: dict[str, Any]) -> str:
-    """Our row of a sequential quality table: mean ± std over seeds, then the selected epochs."""
+    """Our row of a sequential quality table: the test metrics over seeds, then the selected epochs."""
     t = r["test_mean_std"]
-    stops = "; ".join(f"{x['selected_epoch']} of {x['epochs_run']}"
-                      + (f" ({x['stopped_by']})" if x.get("stopped_by") else "") for x in r["runs"])
-    return (f"| {method} | ours | {len(r['seeds'])} | " + " | ".join(_pm(t[k], 1, 4) if len(r["runs"]) > 1 else f"{t[k]['mean']:.4f}"
-                                                                 for k in _SEQ_KEYS)
-            + f" | {stops} |")
+    cells = [seeds_cell(t[k], len(r["runs"])) for k in _SEQ_KEYS]
+    return f"| {method} | ours | {len(r['seeds'])} | " + " | ".join(cells) + f" | {selected_epochs(r['runs'])} |"
 
 
 def sequential(load: Loader, results: Path) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from measured import MCLREC_PAPER_BEAUTY
+from measured import MCLREC_PAPER_BEAUTY, seeds_cell, selected_epochs
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -20,8 +20,7 @@ def seqrec_quality_section(r: dict) -> list[str]:
     name = METHOD_NAMES.get(r["method"], r["method"])
     runs = r["runs"]
     cfg = runs[0]["config"]
-    epochs = ", ".join(f"{x['selected_epoch']} of {x['epochs_run']}"
-                       + (f", stopped by {x['stopped_by']}" if x.get("stopped_by") else "") for x in runs)
+    epochs = selected_epochs(runs)
     s_epoch = sum(x["train_s_per_epoch"] for x in runs) / len(runs)
     subset = f" (first {r['users']} users only: a smoke run, not a result)" if r.get("users") else ""
     lines = [f"## {name} on {r['dataset']}: next-item quality{subset}", "",
@@ -35,8 +34,7 @@ def seqrec_quality_section(r: dict) -> list[str]:
              "|---|---|" + "---|" * len(KEYS)]
     t = r["test_mean_std"]
     lines.append(f"| gcl {name} | {len(r['seeds'])} | "
-                 + " | ".join(f"{t[k]['mean']:.4f}" + (f" ± {t[k]['std']:.4f}" if len(runs) > 1 else "")
-                              for k in KEYS) + " |")
+                 + " | ".join(seeds_cell(t[k], len(runs)) for k in KEYS) + " |")
     paper = MCLREC_PAPER_BEAUTY.get(r["method"]) if r["dataset"] == "beauty" else None
     if paper:
         lines.append("| MCLRec paper, Table 3 | 1 | " + " | ".join(f"{v:.4f}" for v in paper) + " |")
